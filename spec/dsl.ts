@@ -1,0 +1,64 @@
+// Model stage: the authoring types of policy and proposal files. kspec reads these files statically with
+// ts-morph (they are data, never executed); the define*() helpers exist so that an editor type-checks them.
+
+import type { EptType, PatType } from "./memtypes.js";
+
+/** A memory type: a name, a raw code (so that a reserved code can be written, and caught), or an input. */
+export type TypeSpec =
+  | EptType
+  | PatType
+  | number
+  | "guestMtrr"
+  | "hostPat"
+  | { from: "guestMtrr" | "hostPat"; map?: Partial<Record<PatType, EptType | PatType | number>> };
+
+export interface OutcomeSpec {
+  type: TypeSpec;
+  /** EPT bit 6, "ignore PAT": the EPT type is the effective type, whatever the guest's PAT says. */
+  ipat: boolean;
+  why?: string;
+}
+
+/** Conditions are a conjunction: each key an input, each value the value (or values) it must have. */
+export type WhenSpec = Record<string, boolean | string | readonly string[]>;
+
+export interface RuleSpec {
+  name: string;
+  when: WhenSpec;
+  then: OutcomeSpec;
+  /** Rules this one deliberately takes precedence over where both match ("*": every later rule). */
+  overrides?: readonly string[] | "*";
+  why?: string;
+}
+
+export interface PolicySpec {
+  name: string;
+  /** Where the policy comes from: kernel version and file, or the mailing-list message. */
+  source: string;
+  summary?: string;
+  rules: readonly RuleSpec[];
+  default: OutcomeSpec;
+}
+
+export interface InsertSpec {
+  after?: string;
+  before?: string;
+  rules: readonly RuleSpec[];
+}
+
+export interface ProposalSpec {
+  name: string;
+  source: string;
+  summary?: string;
+  /** The memslot flag spec this proposal is paired with (spec/flags/). */
+  flag?: string;
+  insert: readonly InsertSpec[];
+}
+
+export function definePolicy(p: PolicySpec): PolicySpec {
+  return p;
+}
+
+export function defineProposal(p: ProposalSpec): ProposalSpec {
+  return p;
+}

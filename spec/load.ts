@@ -1,0 +1,205 @@
+// Model stage: reading a policy or proposal file. The file is parsed with ts-morph and its default export read
+// as a literal — never executed, so a policy file from a patch or a colleague is only ever data.
+
+import { readFileSync } from "node:fs";
+import { relative, isAbsolute } from "node:path";
+import type { Loc } from "./ir.js";
+import { SpecError } from "./errors.js";
+
+export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+export type Path = readonly (string | number)[];
+
+export interface LoadedFile {
+  kind: "policy" | "proposal";
+  file: string;
+  value: Json;
+  /** Location of the value at `path` (of the property key for object members), or the nearest ancestor's. */
+  locOf(path: Path): Loc;
+}
+
+/** Paths in messages are relative to the working directory when inside it: `spec/policies/linux-6.1.ts:12:5`. */
+export function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : file;
+}
+
+// ts-morph costs ~0.4 s to load; only the first policy file read pays it.
+let projectPromise: Promise<import("ts-morph").Project> | undefined;
+async function project(): Promise<import("ts-morph").Project> {
+  projectPromise ??= import("ts-morph").then(
+    (m) => new m.Project({ useInMemoryFileSystem: true, compilerOptions: { allowJs: false } }),
+  );
+  return projectPromise;
+}
+
+const LIMIT = 1 << 20;
+
+export async function loadSpecFile(file: string): Promise<LoadedFile> {
+  const shown = displayPath(file);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new SpecError([
+      {
+        kind: "unreadable",
+        loc: { file: shown, line: 1, col: 1 },
+        message: `cannot read: ${(e as Error).message}`,
+      },
+    ]);
+  }
+  if (text.length > LIMIT) {
+    throw new SpecError([
+      { kind: "too-large", loc: { file: shown, line: 1, col: 1 }, message: `larger than ${LIMIT} bytes` },
+    ]);
+  }
+  return parseSpecText(text, shown);
+}
+
+export async function parseSpecText(text: string, shown: string): Promise<LoadedFile> {
+  const m = await import("ts-morph");
+  const { Node, SyntaxKind } = m;
+  const proj = await project();
+  const sf = proj.createSourceFile(`/in-memory/${proj.getSourceFiles().length}.ts`, text, {
+    overwrite: true,
+  });
+  const at = (pos: number): Loc => {
+    const { line, column } = sf.getLineAndColumnAtPos(pos);
+    return { file: shown, line, col: column };
+  };
+
+  const syntax = proj.getProgram().getSyntacticDiagnostics(sf);
+  if (syntax.length > 0) {
+    throw new SpecError(
+      syntax.map((d) => ({
+        kind: "syntax",
+        loc: at(d.getStart() ?? 0),
+        message: `syntax error: ${flatten(d.getMessageText())}`,
+      })),
+    );
+  }
+
+  const exp = sf.getExportAssignments().find((e) => !e.isExportEquals());
+  if (!exp) {
+    throw new SpecError([
+      {
+        kind: "no-default-export",
+        loc: at(0),
+        message: "no `export default definePolicy({...})` or `defineProposal({...})`",
+      },
+    ]);
+  }
+
+  let expr = exp.getExpression();
+  let kind: "policy" | "proposal" | undefined;
+  for (;;) {
+    if (
+      Node.isAsExpression(expr) ||
+      Node.isSatisfiesExpression(expr) ||
+      Node.isParenthesizedExpression(expr)
+    ) {
+      expr = expr.getExpression();
+    } else if (Node.isCallExpression(expr)) {
+      const callee = expr.getExpression().getText();
+      if (callee === "definePolicy") kind = "policy";
+      else if (callee === "defineProposal") kind = "proposal";
+      else break;
+      const args = expr.getArguments();
+      if (args.length !== 1) break;
+      expr = args[0] as import("ts-morph").Expression;
+    } else break;
+  }
+  if (!kind || !Node.isObjectLiteralExpression(expr)) {
+    throw new SpecError([
+      {
+        kind: "no-default-export",
+        loc: at(exp.getStart()),
+        message:
+          "the default export must be definePolicy({...}) or defineProposal({...}) with an object literal",
+      },
+    ]);
+  }
+
+  const locs = new Map<string, Loc>();
+  const errors: { kind: string; loc: Loc; message: string }[] = [];
+  const key = (p: Path) => p.join("\u0000");
+
+  const read = (node: import("ts-morph").Node, path: Path): Json => {
+    locs.set(key(path), locs.get(key(path)) ?? at(node.getStart()));
+    if (
+      Node.isAsExpression(node) ||
+      Node.isSatisfiesExpression(node) ||
+      Node.isParenthesizedExpression(node)
+    ) {
+      return read(node.getExpression(), path);
+    }
+    if (Node.isStringLiteral(node) || Node.isNoSubstitutionTemplateLiteral(node))
+      return node.getLiteralValue();
+    if (Node.isNumericLiteral(node)) return node.getLiteralValue();
+    if (node.getKind() === SyntaxKind.TrueKeyword) return true;
+    if (node.getKind() === SyntaxKind.FalseKeyword) return false;
+    if (Node.isPrefixUnaryExpression(node) && node.getOperatorToken() === SyntaxKind.MinusToken) {
+      const inner = node.getOperand();
+      if (Node.isNumericLiteral(inner)) return -inner.getLiteralValue();
+    }
+    if (Node.isArrayLiteralExpression(node)) {
+      return node.getElements().map((el, i) => read(el, [...path, i]));
+    }
+    if (Node.isObjectLiteralExpression(node)) {
+      const out: { [k: string]: Json } = {};
+      for (const prop of node.getProperties()) {
+        if (!Node.isPropertyAssignment(prop)) {
+          errors.push({
+            kind: "not-literal",
+            loc: at(prop.getStart()),
+            message: "policy files are data: only `key: value` properties are allowed here",
+          });
+          continue;
+        }
+        const nameNode = prop.getNameNode();
+        const name = Node.isStringLiteral(nameNode) ? nameNode.getLiteralValue() : nameNode.getText();
+        const init = prop.getInitializerOrThrow();
+        if (Object.prototype.hasOwnProperty.call(out, name)) {
+          errors.push({
+            kind: "duplicate-key",
+            loc: at(prop.getStart()),
+            message: `duplicate key '${name}'`,
+          });
+        }
+        locs.set(key([...path, name]), at(prop.getStart()));
+        out[name] = read(init, [...path, name]);
+      }
+      return out;
+    }
+    errors.push({
+      kind: "not-literal",
+      loc: at(node.getStart()),
+      message: `policy files are data: '${truncate(node.getText())}' is not a literal`,
+    });
+    return null;
+  };
+
+  const value = read(expr, []);
+  if (errors.length) throw new SpecError(errors);
+  return {
+    kind,
+    file: shown,
+    value,
+    locOf(path: Path): Loc {
+      for (let n = path.length; n >= 0; n--) {
+        const l = locs.get(key(path.slice(0, n)));
+        if (l) return l;
+      }
+      return at(0);
+    },
+  };
+}
+
+function flatten(m: string | { getMessageText(): string }): string {
+  return typeof m === "string" ? m : m.getMessageText();
+}
+
+function truncate(s: string): string {
+  const one = s.replace(/\s+/g, " ");
+  return one.length > 40 ? one.slice(0, 37) + "..." : one;
+}

@@ -1,0 +1,100 @@
+// Model stage: policy expressions — a built-in name, a path to a .ts policy file, or BASE+PROPOSAL[+...] —
+// resolved to a validated, composed policy.
+
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { dirname, join, resolve as resolvePath } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Policy, Proposal } from "./ir.js";
+import { InputError } from "./errors.js";
+import { loadSpecFile } from "./load.js";
+import { compose, toPolicy, toProposal } from "./validate.js";
+
+/** The package root: spec/ is read from source both when running from dist/ and from the TypeScript tree. */
+export const ROOT = (() => {
+  let d = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(d, "package.json")) || !existsSync(join(d, "spec", "policies"))) {
+    const up = dirname(d);
+    if (up === d) throw new Error("kspec: cannot find the package root");
+    d = up;
+  }
+  return d;
+})();
+
+export const POLICY_DIR = join(ROOT, "spec", "policies");
+export const FLAG_DIR = join(ROOT, "spec", "flags");
+
+export function builtinNames(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => f.slice(0, -3))
+    .sort();
+}
+
+export type Part = { kind: "policy"; policy: Policy } | { kind: "proposal"; proposal: Proposal };
+
+const parts = new Map<string, Promise<Part>>();
+
+/** A built-in name or a path to a policy/proposal file, loaded once per process. */
+export function loadPart(token: string): Promise<Part> {
+  let file: string;
+  if (/^[a-z0-9][a-z0-9.-]*$/.test(token) && existsSync(join(POLICY_DIR, `${token}.ts`))) {
+    file = join(POLICY_DIR, `${token}.ts`);
+  } else if (token.endsWith(".ts")) {
+    file = resolvePath(token);
+    if (!existsSync(file) || !statSync(file).isFile())
+      throw new InputError(`policy file not found: ${token}`);
+  } else {
+    throw new InputError(
+      `unknown policy '${token}' (built-in: ${builtinNames(POLICY_DIR).join(", ")}; or a path to a .ts file)`,
+    );
+  }
+  let p = parts.get(file);
+  if (!p) {
+    p = loadSpecFile(file).then((f) =>
+      f.kind === "policy"
+        ? { kind: "policy", policy: toPolicy(f) }
+        : { kind: "proposal", proposal: toProposal(f) },
+    );
+    parts.set(file, p);
+  }
+  return p;
+}
+
+export function splitExpression(expr: string): string[] {
+  if (expr.endsWith(".ts") && existsSync(expr)) return [expr];
+  const tokens = expr.split("+").map((t) => t.trim());
+  if (tokens.some((t) => t === ""))
+    throw new InputError(`bad policy expression '${expr}' (BASE or BASE+PROPOSAL)`);
+  return tokens;
+}
+
+/**
+ * Resolves a policy expression. `base` supplies the policy a bare proposal applies to (in `gen` and
+ * `verify-patch`: what the kernel tree does today); without it, a bare proposal is an error.
+ */
+export async function resolvePolicy(expr: string, base?: () => Promise<Policy>): Promise<Policy> {
+  const tokens = splitExpression(expr);
+  const loaded = await Promise.all(tokens.map(loadPart));
+  let policy: Policy;
+  let rest: Part[];
+  if (loaded[0].kind === "policy") {
+    policy = loaded[0].policy;
+    rest = loaded.slice(1);
+  } else if (base) {
+    policy = await base();
+    rest = loaded;
+  } else {
+    throw new InputError(
+      `'${tokens[0]}' is a proposal, not a policy: apply it to a base, e.g. linux-6.12+${tokens[0]}`,
+    );
+  }
+  for (const [i, part] of rest.entries()) {
+    if (part.kind !== "proposal") {
+      throw new InputError(
+        `'${tokens[tokens.length - rest.length + i]}' is a policy; only proposals can follow '+'`,
+      );
+    }
+    policy = compose(policy, part.proposal);
+  }
+  return policy;
+}

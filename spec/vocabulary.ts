@@ -1,0 +1,214 @@
+// Model stage: the vocabulary — every input a memory-type policy may read, its domain, and the C spellings by
+// which kernel trees read it. The checker recognises these spellings and the generator emits them: one table.
+
+import { EPT_TYPES, PAT_TYPES, TYPE_CODE } from "./memtypes.js";
+
+export type InputValue = boolean | string;
+
+/** Opaque values the C function is handed, named by what they are rather than by the parameter's spelling. */
+export type Role = "vcpu" | "kvm" | "gfn" | "slot" | "pfn";
+
+/** An argument pattern of a recognised call: an opaque value of a role, or the tree's value of a macro. */
+export type ArgPattern = { role: Role } | { macro: string };
+
+/**
+ * What a recognised call returns, as a function of the input:
+ * - `bool`: 1 when the input is true, 0 when false;
+ * - `bits`: the value of `macro` when true, 0 when false (kvm_read_cr0_bits() masks the register);
+ * - `word`: a register whose bit `macro` is the input and whose other bits are unknown (kvm_read_cr0());
+ * - `memtype`: the memory-type code (MTRR/PAT encoding) of the input's value.
+ */
+export type Returns = "bool" | "memtype" | { bits: string } | { word: string };
+
+export type CSpelling =
+  | { kind: "param"; names: readonly string[]; note?: string }
+  | { kind: "call"; fn: string; args: readonly ArgPattern[]; returns: Returns; note?: string }
+  /** `slot->flags & <flag macro>`, the flag macro given by the memslot-flag spec in use. */
+  | { kind: "slot-flag"; field: string; note?: string };
+
+export interface InputDef {
+  name: string;
+  kind: "bool" | "enum";
+  domain: readonly InputValue[];
+  doc: string;
+  /** C spellings, newest first: the generator emits the first one the target tree provides. */
+  c: readonly CSpelling[];
+}
+
+const BOOL: readonly InputValue[] = [false, true];
+
+export const VOCABULARY: readonly InputDef[] = [
+  {
+    name: "isMmio",
+    kind: "bool",
+    domain: BOOL,
+    doc: "the host PFN is MMIO (reserved page mapped UC/UC-/WC by the host, or no struct page and not E820 RAM)",
+    c: [{ kind: "param", names: ["is_mmio"] }],
+  },
+  {
+    name: "noncoherentDma",
+    kind: "bool",
+    domain: BOOL,
+    doc: "the VM has a device doing non-coherent DMA (VFIO without IOMMU snoop control)",
+    c: [{ kind: "call", fn: "kvm_arch_has_noncoherent_dma", args: [{ role: "kvm" }], returns: "bool" }],
+  },
+  {
+    name: "cr0Cd",
+    kind: "bool",
+    domain: BOOL,
+    doc: "the guest has set CR0.CD (caching disabled)",
+    c: [
+      {
+        kind: "call",
+        fn: "kvm_is_cr0_bit_set",
+        args: [{ role: "vcpu" }, { macro: "X86_CR0_CD" }],
+        returns: "bool",
+      },
+      {
+        kind: "call",
+        fn: "kvm_read_cr0_bits",
+        args: [{ role: "vcpu" }, { macro: "X86_CR0_CD" }],
+        returns: { bits: "X86_CR0_CD" },
+      },
+      { kind: "call", fn: "kvm_read_cr0", args: [{ role: "vcpu" }], returns: { word: "X86_CR0_CD" } },
+    ],
+  },
+  {
+    name: "quirkCdNwCleared",
+    kind: "bool",
+    domain: BOOL,
+    doc: "KVM_X86_QUIRK_CD_NW_CLEARED is enabled (CR0.CD=1 treated as WB)",
+    c: [
+      {
+        kind: "call",
+        fn: "kvm_check_has_quirk",
+        args: [{ role: "kvm" }, { macro: "KVM_X86_QUIRK_CD_NW_CLEARED" }],
+        returns: "bool",
+      },
+    ],
+  },
+  {
+    name: "quirkIgnoreGuestPat",
+    kind: "bool",
+    domain: BOOL,
+    doc: "KVM_X86_QUIRK_IGNORE_GUEST_PAT is enabled (force WB|IPAT when there is no non-coherent DMA)",
+    c: [
+      {
+        kind: "call",
+        fn: "kvm_check_has_quirk",
+        args: [{ role: "kvm" }, { macro: "KVM_X86_QUIRK_IGNORE_GUEST_PAT" }],
+        returns: "bool",
+      },
+    ],
+  },
+  {
+    name: "selfSnoop",
+    kind: "bool",
+    domain: BOOL,
+    doc: "the CPU self-snoops (X86_FEATURE_SELFSNOOP): aliases with conflicting types are safe",
+    c: [
+      { kind: "call", fn: "static_cpu_has", args: [{ macro: "X86_FEATURE_SELFSNOOP" }], returns: "bool" },
+      { kind: "call", fn: "boot_cpu_has", args: [{ macro: "X86_FEATURE_SELFSNOOP" }], returns: "bool" },
+      {
+        kind: "call",
+        fn: "cpu_feature_enabled",
+        args: [{ macro: "X86_FEATURE_SELFSNOOP" }],
+        returns: "bool",
+      },
+    ],
+  },
+  {
+    name: "slotFlag",
+    kind: "bool",
+    domain: BOOL,
+    doc: "the memslot carries the new flag (KVM_MEM_NON_COHERENT_DMA, KVM_MEM_WC or KVM_MEM_DMA)",
+    c: [
+      {
+        kind: "slot-flag",
+        field: "flags",
+        note: "kvm_slot_<flag>(slot) is a static inline helper; it is inlined down to slot->flags & KVM_MEM_<FLAG>",
+      },
+    ],
+  },
+  {
+    name: "guestMtrr",
+    kind: "enum",
+    domain: EPT_TYPES,
+    doc: "the guest MTRR type of the GFN",
+    c: [
+      {
+        kind: "call",
+        fn: "kvm_mtrr_get_guest_memory_type",
+        args: [{ role: "vcpu" }, { role: "gfn" }],
+        returns: "memtype",
+      },
+    ],
+  },
+  {
+    name: "hostPat",
+    kind: "enum",
+    domain: PAT_TYPES,
+    doc: "the host's page cache mode of the PFN (its PAT type; UC- included)",
+    c: [
+      {
+        kind: "call",
+        fn: "pat_pfn_memtype",
+        args: [{ role: "pfn" }],
+        returns: "memtype",
+        note: "added by the mem-dma series next to the x86 PAT code (lookup_memtype() is not exported)",
+      },
+    ],
+  },
+];
+
+export const CONFIG_PREFIX = "config:";
+
+const BY_NAME = new Map(VOCABULARY.map((d) => [d.name, d]));
+
+/** The definition of an input, `config:CONFIG_X` inputs included (booleans: the option is set). */
+export function inputDef(name: string): InputDef | undefined {
+  const d = BY_NAME.get(name);
+  if (d) return d;
+  if (/^config:CONFIG_[A-Za-z0-9_]+$/.test(name)) {
+    return { name, kind: "bool", domain: BOOL, doc: `${name.slice(CONFIG_PREFIX.length)} is set`, c: [] };
+  }
+  return undefined;
+}
+
+export function isInputName(name: string): boolean {
+  return inputDef(name) !== undefined;
+}
+
+/** Vocabulary order, then config inputs by name: every table and JSON document lists inputs this way. */
+export function sortInputs(names: Iterable<string>): string[] {
+  const order = new Map(VOCABULARY.map((d, i) => [d.name, i]));
+  return [...new Set(names)].sort((a, b) => {
+    const ia = order.get(a) ?? VOCABULARY.length;
+    const ib = order.get(b) ?? VOCABULARY.length;
+    return ia !== ib ? ia - ib : a < b ? -1 : a > b ? 1 : 0;
+  });
+}
+
+export function domainOf(name: string): readonly InputValue[] {
+  const d = inputDef(name);
+  if (!d) throw new Error(`unknown input ${name}`);
+  return d.domain;
+}
+
+/** The code a memory-type input value stands for (`guestMtrr`, `hostPat`). */
+export function memtypeCode(value: InputValue): number {
+  const code = TYPE_CODE[value as keyof typeof TYPE_CODE];
+  if (code === undefined) throw new Error(`not a memory type: ${String(value)}`);
+  return code;
+}
+
+export function formatValue(v: InputValue): string {
+  return typeof v === "boolean" ? (v ? "1" : "0") : v;
+}
+
+/** `isMmio`, `!noncoherentDma`, `guestMtrr=WB`: a literal as people write it in review. */
+export function formatLiteral(name: string, values: readonly InputValue[]): string {
+  const def = inputDef(name);
+  if (def?.kind === "bool" && values.length === 1) return values[0] ? name : `!${name}`;
+  return values.length === 1 ? `${name}=${String(values[0])}` : `${name} in {${values.join(",")}}`;
+}
