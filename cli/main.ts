@@ -8,8 +8,10 @@ import { processIo, type Io } from "./io.js";
 import { list } from "./commands/list.js";
 import { evalCmd } from "./commands/eval.js";
 import { explain } from "./commands/explain.js";
+import { extractCmd } from "./commands/extract.js";
+import { check } from "./commands/check.js";
 
-export const COMMANDS: readonly Command[] = [list, evalCmd, explain];
+export const COMMANDS: readonly Command[] = [list, evalCmd, explain, extractCmd, check];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -62,3 +62,35 @@ export function definePolicy(p: PolicySpec): PolicySpec {
 export function defineProposal(p: ProposalSpec): ProposalSpec {
   return p;
 }
+
+/** A memslot flag: what the uapi, KVM's checks, the documentation and the selftest need to know of it. */
+export interface FlagSpec {
+  name: string;
+  /** The uapi define, e.g. KVM_MEM_NON_COHERENT_DMA. */
+  macro: string;
+  /** The static inline test in include/linux/kvm_host.h, e.g. kvm_slot_non_coherent_dma. */
+  helper: string;
+  /** The capability that advertises the flag. */
+  capability: string;
+  /** The proposal (spec/policies/) that gives flagged slots their memory type. */
+  proposal: string;
+  summary: string;
+  source: string;
+  /** May the flag be set or cleared on an existing slot (KVM_MR_FLAGS_ONLY)? */
+  mutable: boolean;
+  /** Flags it cannot be combined with; those the target tree does not define are ignored. */
+  incompatible: readonly string[];
+  /** Architectures (Kconfig names without CONFIG_) whose KVM accepts the flag. */
+  arches: readonly string[];
+  /** Does the policy need the host memory type of the PFN (mem-dma)? */
+  hostMemtype: boolean;
+  /** The api.rst paragraph under KVM_SET_USER_MEMORY_REGION(2), and the capability's section body. */
+  doc: string;
+  capDoc: string;
+  /** The commit message background: why the flag exists. */
+  why: string;
+}
+
+export function defineFlag(f: FlagSpec): FlagSpec {
+  return f;
+}

@@ -1,16 +1,20 @@
 // Model stage: reading a policy or proposal file. The file is parsed with ts-morph and its default export read
 // as a literal — never executed, so a policy file from a patch or a colleague is only ever data.
 
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { relative, isAbsolute } from "node:path";
+import { ROOT, SPEC_CACHE } from "./root.js";
 import type { Loc } from "./ir.js";
 import { SpecError } from "./errors.js";
 
 export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 export type Path = readonly (string | number)[];
 
+export type SpecKind = "policy" | "proposal" | "flag";
+
 export interface LoadedFile {
-  kind: "policy" | "proposal";
+  kind: SpecKind;
   file: string;
   value: Json;
   /** Location of the value at `path` (of the property key for object members), or the nearest ancestor's. */
@@ -53,10 +57,72 @@ export async function loadSpecFile(file: string): Promise<LoadedFile> {
       { kind: "too-large", loc: { file: shown, line: 1, col: 1 }, message: `larger than ${LIMIT} bytes` },
     ]);
   }
-  return parseSpecText(text, shown);
+  const cached = fromCache(file, text, shown);
+  return cached ?? parseSpecText(text, shown);
 }
 
-export async function parseSpecText(text: string, shown: string): Promise<LoadedFile> {
+export interface CacheEntry {
+  sha256: string;
+  kind: SpecKind;
+  value: Json;
+  locs: [string, number, number][];
+}
+
+let cache: Record<string, CacheEntry> | undefined;
+
+export function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** A built-in file as read at build time, if its text is still the same. */
+function fromCache(file: string, text: string, shown: string): LoadedFile | undefined {
+  const rel = relative(ROOT, file);
+  if (rel.startsWith("..") || isAbsolute(rel)) return undefined;
+  if (cache === undefined) {
+    try {
+      cache = existsSync(SPEC_CACHE)
+        ? (JSON.parse(readFileSync(SPEC_CACHE, "utf8")).files as Record<string, CacheEntry>)
+        : {};
+    } catch {
+      cache = {};
+    }
+  }
+  const e = cache[rel];
+  if (!e || e.sha256 !== sha256(text)) return undefined;
+  const locs = new Map(e.locs.map(([k, line, col]) => [k, { file: shown, line, col }]));
+  return {
+    kind: e.kind,
+    file: shown,
+    value: e.value,
+    locOf: locator(locs, { file: shown, line: 1, col: 1 }),
+  };
+}
+
+export function toCacheEntry(text: string, f: LoadedFile & { locs: Map<string, Loc> }): CacheEntry {
+  return {
+    sha256: sha256(text),
+    kind: f.kind,
+    value: f.value,
+    locs: [...f.locs].map(([k, l]) => [k, l.line, l.col]),
+  };
+}
+
+const KEY_SEP = "\u0000";
+
+function locator(locs: ReadonlyMap<string, Loc>, fallback: Loc): (path: Path) => Loc {
+  return (path) => {
+    for (let n = path.length; n >= 0; n--) {
+      const l = locs.get(path.slice(0, n).join(KEY_SEP));
+      if (l) return l;
+    }
+    return fallback;
+  };
+}
+
+export async function parseSpecText(
+  text: string,
+  shown: string,
+): Promise<LoadedFile & { locs: Map<string, Loc> }> {
   const m = await import("ts-morph");
   const { Node, SyntaxKind } = m;
   const proj = await project();
@@ -85,13 +151,13 @@ export async function parseSpecText(text: string, shown: string): Promise<Loaded
       {
         kind: "no-default-export",
         loc: at(0),
-        message: "no `export default definePolicy({...})` or `defineProposal({...})`",
+        message: "no `export default definePolicy({...})`, `defineProposal({...})` or `defineFlag({...})`",
       },
     ]);
   }
 
   let expr = exp.getExpression();
-  let kind: "policy" | "proposal" | undefined;
+  let kind: SpecKind | undefined;
   for (;;) {
     if (
       Node.isAsExpression(expr) ||
@@ -103,6 +169,7 @@ export async function parseSpecText(text: string, shown: string): Promise<Loaded
       const callee = expr.getExpression().getText();
       if (callee === "definePolicy") kind = "policy";
       else if (callee === "defineProposal") kind = "proposal";
+      else if (callee === "defineFlag") kind = "flag";
       else break;
       const args = expr.getArguments();
       if (args.length !== 1) break;
@@ -115,14 +182,14 @@ export async function parseSpecText(text: string, shown: string): Promise<Loaded
         kind: "no-default-export",
         loc: at(exp.getStart()),
         message:
-          "the default export must be definePolicy({...}) or defineProposal({...}) with an object literal",
+          "the default export must be definePolicy({...}), defineProposal({...}) or defineFlag({...}) with an object literal",
       },
     ]);
   }
 
   const locs = new Map<string, Loc>();
   const errors: { kind: string; loc: Loc; message: string }[] = [];
-  const key = (p: Path) => p.join("\u0000");
+  const key = (p: Path) => p.join(KEY_SEP);
 
   const read = (node: import("ts-morph").Node, path: Path): Json => {
     locs.set(key(path), locs.get(key(path)) ?? at(node.getStart()));
@@ -181,18 +248,7 @@ export async function parseSpecText(text: string, shown: string): Promise<Loaded
 
   const value = read(expr, []);
   if (errors.length) throw new SpecError(errors);
-  return {
-    kind,
-    file: shown,
-    value,
-    locOf(path: Path): Loc {
-      for (let n = path.length; n >= 0; n--) {
-        const l = locs.get(key(path.slice(0, n)));
-        if (l) return l;
-      }
-      return at(0);
-    },
-  };
+  return { kind, file: shown, value, locs, locOf: locator(locs, at(0)) };
 }
 
 function flatten(m: string | { getMessageText(): string }): string {

@@ -2,26 +2,14 @@
 // resolved to a validated, composed policy.
 
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { dirname, join, resolve as resolvePath } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve as resolvePath } from "node:path";
+import { ROOT, POLICY_DIR, FLAG_DIR } from "./root.js";
 import type { Policy, Proposal } from "./ir.js";
 import { InputError } from "./errors.js";
 import { loadSpecFile } from "./load.js";
 import { compose, toPolicy, toProposal } from "./validate.js";
 
-/** The package root: spec/ is read from source both when running from dist/ and from the TypeScript tree. */
-export const ROOT = (() => {
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, "package.json")) || !existsSync(join(d, "spec", "policies"))) {
-    const up = dirname(d);
-    if (up === d) throw new Error("kspec: cannot find the package root");
-    d = up;
-  }
-  return d;
-})();
-
-export const POLICY_DIR = join(ROOT, "spec", "policies");
-export const FLAG_DIR = join(ROOT, "spec", "flags");
+export { ROOT, POLICY_DIR, FLAG_DIR };
 
 export function builtinNames(dir: string): string[] {
   return readdirSync(dir)

@@ -1,0 +1,78 @@
+// Compare stage: the C of a kernel tree against a policy, on every combination of the inputs either reads.
+// The outcome is a type: equal, differs (with counterexamples grouped by C return and policy rule), or
+// unverifiable (with the problems that stopped the interpreter).
+
+import { compareFns, type DiffGroup } from "../spec/compare.js";
+import { evaluate, expand, type Env, type ExploreOptions, type Result } from "../spec/evaluate.js";
+import type { Policy } from "../spec/ir.js";
+import { domainOf, type InputValue } from "../spec/vocabulary.js";
+import { extractWith, runner, type Extraction, type FunctionInfo } from "./extract.js";
+import type { CLoc, Interpreter, Problem } from "./interp.js";
+
+export type Verdict =
+  | { verdict: "equal"; fn: FunctionInfo; inputs: string[]; combinations: number; paths: number }
+  | {
+      verdict: "differs";
+      fn: FunctionInfo;
+      inputs: string[];
+      combinations: number;
+      groups: DiffGroup<CLoc, Result>[];
+      differing: number;
+    }
+  | { verdict: "unverifiable"; fn: FunctionInfo; inputs: string[]; problems: Problem[] };
+
+export function combinations(inputs: readonly string[]): number {
+  return inputs.reduce((n, i) => n * domainOf(i).length, 1);
+}
+
+/** How many full assignments of `inputs` a set of partial ones stands for. */
+export function coverage(paths: readonly Env[], inputs: readonly string[]): number {
+  return paths.reduce((n, env) => n + combinations(inputs.filter((i) => !env.has(i))), 0);
+}
+
+export function checkPolicy(
+  interp: Interpreter,
+  fn: FunctionInfo,
+  policy: Policy,
+  opts: ExploreOptions = {},
+): Verdict {
+  const x: Extraction = extractWith(interp, fn, opts);
+  if (x.kind === "unverifiable")
+    return { verdict: "unverifiable", fn, inputs: x.inputs, problems: x.problems };
+  const run = runner(interp);
+  const cmp = compareFns(
+    (env) => {
+      const r = run(env);
+      // Extraction above ran every path; a problem here would mean the interpreter is not deterministic.
+      if (!r.ok) throw new Error(`internal: ${r.problem.message}`);
+      return { mask: r.mask, origin: r.ret };
+    },
+    (env) => {
+      const r = evaluate(policy, env);
+      return { mask: r.mask, origin: r };
+    },
+    (o) =>
+      "line" in o && "file" in o ? `${o.file}:${o.line}` : `rule:${(o as Result).rule?.name ?? "default"}`,
+    opts,
+  );
+  const n = combinations(cmp.inputs);
+  if (cmp.equal) return { verdict: "equal", fn, inputs: cmp.inputs, combinations: n, paths: cmp.paths };
+  const differing = cmp.groups.reduce((s, g) => s + coverage(g.paths, cmp.inputs), 0);
+  return { verdict: "differs", fn, inputs: cmp.inputs, combinations: n, groups: cmp.groups, differing };
+}
+
+/** Full input rows of a group's paths, for JSON counterexamples (at most `limit`). */
+export function counterexampleRows(
+  g: DiffGroup<CLoc, Result>,
+  inputs: readonly string[],
+  limit: number,
+): Map<string, InputValue>[] {
+  const rows: Map<string, InputValue>[] = [];
+  for (const env of g.paths) {
+    for (const row of expand(env, inputs)) {
+      if (rows.length >= limit) return rows;
+      rows.push(row);
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,260 @@
+// Preprocessor stage: the headers a kernel source file includes (transitively), the #defines they make, and
+// one-level expansion of a macro use, so that constants come from the tree's own headers.
+//
+// This is a model of the preprocessor, not a reimplementation: directives are read line by line, conditionals
+// are evaluated only where the answer is certain in a kernel build (__ASSEMBLY__ undefined, __KERNEL__ defined,
+// #if 0/1); everything else counts as possibly taken. A macro with two live definitions that disagree is
+// ambiguous, and the checker refuses to guess (the caller reports it as unverifiable).
+
+import { posix } from "node:path";
+import type { KernelTree } from "./tree.js";
+
+export interface MacroDef {
+  name: string;
+  /** Parameter names for a function-like macro; undefined for an object-like one. */
+  params?: string[];
+  variadic?: boolean;
+  body: string;
+  file: string;
+  line: number;
+}
+
+/** Directories searched for <...> includes in an x86 kernel build (and by KVM's own -I arch/x86/kvm). */
+const SYSTEM_DIRS = [
+  "arch/x86/include",
+  "arch/x86/include/generated",
+  "include",
+  "arch/x86/include/uapi",
+  "arch/x86/include/generated/uapi",
+  "include/uapi",
+];
+const KVM_DIRS = ["arch/x86/kvm"];
+/** Headers every kernel compilation unit sees through -include. */
+const FORCED = ["include/linux/kconfig.h", "include/linux/compiler_types.h"];
+
+const CERTAIN: Record<string, boolean> = { __ASSEMBLY__: false, __KERNEL__: true, __GENKSYMS__: false };
+
+/** Block and line comments replaced by spaces, newlines kept, so line numbers survive. */
+export function stripComments(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'/g, (m) =>
+    m.startsWith("/") ? m.replace(/[^\n]/g, " ") : m,
+  );
+}
+
+type Tri = boolean | undefined;
+
+function evalCondition(kind: string, arg: string): Tri {
+  const a = arg.trim();
+  if (kind === "ifdef") return CERTAIN[a];
+  if (kind === "ifndef") return CERTAIN[a] === undefined ? undefined : !CERTAIN[a];
+  // #if / #elif: only the shapes whose value is certain.
+  if (/^0+$/.test(a)) return false;
+  if (/^1$/.test(a)) return true;
+  const m = /^(!?)\s*defined\s*\(?\s*(\w+)\s*\)?$/.exec(a);
+  if (m && CERTAIN[m[2]] !== undefined) return m[1] ? !CERTAIN[m[2]] : CERTAIN[m[2]];
+  return undefined;
+}
+
+interface Scan {
+  includes: { path: string; quoted: boolean }[];
+  defines: MacroDef[];
+}
+
+/** The #include and #define directives of a file that are not in a certainly-excluded conditional. */
+export function scanDirectives(text: string, file: string): Scan {
+  const lines = stripComments(text).split("\n");
+  const includes: Scan["includes"] = [];
+  const defines: MacroDef[] = [];
+  // Each frame: is this branch live (true/undefined) or dead (false); has an earlier branch certainly been taken.
+  const stack: { live: Tri; taken: Tri }[] = [];
+  const dead = () => stack.some((f) => f.live === false);
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i];
+    const start = i;
+    while (line.endsWith("\\") && i + 1 < lines.length) line = line.slice(0, -1) + " " + lines[++i];
+    const m = /^\s*#\s*(\w+)\s*(.*)$/.exec(line);
+    if (!m) continue;
+    const [, kw, rest] = m;
+    if (kw === "if" || kw === "ifdef" || kw === "ifndef") {
+      const live = evalCondition(kw, rest);
+      stack.push({ live, taken: live });
+    } else if (kw === "elif" || kw === "elifdef" || kw === "elifndef") {
+      const f = stack[stack.length - 1];
+      if (!f) continue;
+      const cond = evalCondition(kw === "elif" ? "if" : kw.slice(2), rest);
+      f.live = f.taken === true ? false : cond;
+      if (cond === true && f.taken !== true) f.taken = true;
+    } else if (kw === "else") {
+      const f = stack[stack.length - 1];
+      if (!f) continue;
+      f.live = f.taken === true ? false : f.taken === false ? true : undefined;
+    } else if (kw === "endif") {
+      stack.pop();
+    } else if (dead()) {
+      continue;
+    } else if (kw === "include") {
+      const inc = /^(?:<([^>]+)>|"([^"]+)")/.exec(rest.trim());
+      if (inc) includes.push({ path: inc[1] ?? inc[2], quoted: inc[2] !== undefined });
+    } else if (kw === "define") {
+      const d = /^([A-Za-z_]\w*)(\(([^)]*)\))?\s*(.*)$/.exec(rest);
+      if (!d) continue;
+      const def: MacroDef = { name: d[1], body: d[4].trim(), file, line: start + 1 };
+      if (d[2] !== undefined) {
+        const ps = d[3]
+          .split(",")
+          .map((s) => s.trim())
+          .filter((s) => s !== "");
+        if (ps.length && ps[ps.length - 1].endsWith("...")) {
+          def.variadic = true;
+          const last = ps.pop()!.slice(0, -3).trim();
+          ps.push(last === "" ? "__VA_ARGS__" : last);
+        }
+        def.params = ps;
+      }
+      defines.push(def);
+    }
+  }
+  return { includes, defines };
+}
+
+const FAST_INCLUDE = /^[ \t]*#[ \t]*include[ \t]*(?:<([^>\n]+)>|"([^"\n]+)")/gm;
+const FAST_DEFINE = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)/gm;
+
+export class Preprocessor {
+  private files?: string[];
+  /** Macro name -> files with a #define of it (found by a fast pass; confirmed by the careful scan). */
+  private defineIndex = new Map<string, string[]>();
+  private scans = new Map<string, Scan>();
+
+  constructor(
+    readonly tree: KernelTree,
+    readonly rootFile: string,
+  ) {}
+
+  private resolveInclude(from: string, inc: { path: string; quoted: boolean }): string | undefined {
+    const dirs = [...(inc.quoted ? [posix.dirname(from)] : []), ...SYSTEM_DIRS, ...KVM_DIRS];
+    for (const d of dirs) {
+      const p = posix.normalize(`${d}/${inc.path}`);
+      if (!p.startsWith("..") && this.tree.exists(p)) return p;
+    }
+    // asm/ headers the x86 build generates as wrappers of asm-generic (Kbuild generic-y).
+    if (inc.path.startsWith("asm/")) {
+      const g = `include/asm-generic/${inc.path.slice(4)}`;
+      if (this.tree.exists(g)) return g;
+    }
+    return undefined;
+  }
+
+  /**
+   * Every file the root file includes, transitively, in discovery order (forced includes first). Includes are
+   * followed whatever conditional surrounds them: a larger closure can only add definitions, and a definition
+   * that disagrees with another makes the macro ambiguous, never silently wrong.
+   */
+  includeClosure(): string[] {
+    if (this.files) return this.files;
+    const seen = new Set<string>();
+    const order: string[] = [];
+    const queue = [...FORCED.filter((f) => this.tree.exists(f)), this.rootFile];
+    while (queue.length) {
+      const f = queue.shift()!;
+      if (seen.has(f)) continue;
+      seen.add(f);
+      order.push(f);
+      const text = this.tree.read(f);
+      if (text === undefined) continue;
+      for (const m of text.matchAll(FAST_DEFINE)) {
+        const list = this.defineIndex.get(m[1]);
+        if (!list) this.defineIndex.set(m[1], [f]);
+        else if (list[list.length - 1] !== f) list.push(f);
+      }
+      for (const m of text.matchAll(FAST_INCLUDE)) {
+        const r = this.resolveInclude(f, { path: m[1] ?? m[2], quoted: m[2] !== undefined });
+        if (r && !seen.has(r)) queue.push(r);
+      }
+    }
+    this.files = order;
+    return order;
+  }
+
+  private scan(file: string): Scan {
+    let s = this.scans.get(file);
+    if (!s) this.scans.set(file, (s = scanDirectives(this.tree.read(file) ?? "", file)));
+    return s;
+  }
+
+  /** The live definitions of a macro, distinct by body; more than one means the tree's value is ambiguous. */
+  lookup(name: string): MacroDef[] {
+    this.includeClosure();
+    const byBody = new Map<string, MacroDef>();
+    for (const f of this.defineIndex.get(name) ?? []) {
+      for (const d of this.scan(f).defines) {
+        if (d.name !== name) continue;
+        const key = `${d.params ? `(${d.params.join(",")})` : ""}${d.body.replace(/\s+/g, " ")}`;
+        if (!byBody.has(key)) byBody.set(key, d);
+      }
+    }
+    return [...byBody.values()];
+  }
+}
+
+// ---- one-level macro expansion --------------------------------------------------------------------------
+
+const TOKEN =
+  /\s+|([A-Za-z_]\w*)|(\.?\d(?:[eEpP][+-]|[\w.])*)|("(?:\\.|[^"\\])*")|('(?:\\.|[^'\\])*')|(\.\.\.|<<=|>>=|->|\+\+|--|<<|>>|<=|>=|==|!=|&&|\|\||\*=|\/=|%=|\+=|-=|&=|\^=|\|=|##|[-+*/%<>=!&|^~?:;,.()[\]{}#\\@$`])/y;
+
+export function tokenize(text: string): string[] {
+  const out: string[] = [];
+  TOKEN.lastIndex = 0;
+  while (TOKEN.lastIndex < text.length) {
+    const at = TOKEN.lastIndex;
+    const m = TOKEN.exec(text);
+    if (!m) throw new Error(`cannot tokenize at ${JSON.stringify(text.slice(at, at + 10))}`);
+    if (m[0].trim() !== "") out.push(m[0]);
+  }
+  return out;
+}
+
+/**
+ * The replacement text of one macro use: parameters substituted (arguments as written), `#` and `##` applied.
+ * Nested macro uses in the result are left for the caller, who expands them one at a time as it evaluates.
+ */
+export function expandOnce(def: MacroDef, args: readonly string[] | undefined): string {
+  const body = tokenize(def.body);
+  if (!def.params) return body.join(" ");
+  const params = def.params;
+  if (!args) throw new Error(`${def.name} needs arguments`);
+  const nFixed = def.variadic ? params.length - 1 : params.length;
+  if (
+    def.variadic
+      ? args.length < nFixed
+      : args.length !== nFixed && !(nFixed === 0 && args.length === 1 && args[0].trim() === "")
+  ) {
+    throw new Error(`${def.name} takes ${nFixed} argument(s), got ${args.length}`);
+  }
+  const value = (p: string): string[] | undefined => {
+    const i = params.indexOf(p);
+    if (i < 0) return undefined;
+    if (def.variadic && i === params.length - 1) return tokenize(args.slice(nFixed).join(", "));
+    return tokenize(args[i] ?? "");
+  };
+  const out: string[][] = [];
+  for (let i = 0; i < body.length; i++) {
+    const t = body[i];
+    if (t === "#" && i + 1 < body.length && value(body[i + 1])) {
+      out.push([JSON.stringify((value(body[++i]) ?? []).join(" "))]);
+      continue;
+    }
+    out.push(value(t) ?? [t]);
+  }
+  // Token pasting: `a ## b` glues the last token of a to the first of b.
+  const flat: string[] = [];
+  for (let i = 0; i < out.length; i++) {
+    if (out[i].length === 1 && out[i][0] === "##" && flat.length && i + 1 < out.length) {
+      const next = out[++i];
+      flat.push(flat.pop()! + (next[0] ?? ""), ...next.slice(1));
+    } else {
+      flat.push(...out[i]);
+    }
+  }
+  return flat.join(" ");
+}

@@ -1,0 +1,73 @@
+// Command stage: `kspec extract` — the decision table a kernel function computes.
+
+import { expand } from "../../spec/evaluate.js";
+import { cubeOf, cubeToJson, formatCube } from "../../spec/cubes.js";
+import { findHazards } from "../../spec/hazards.js";
+import { decodeMask, describeMask } from "../../spec/memtypes.js";
+import { extractWith } from "../../checker/extract.js";
+import type { Command } from "../command.js";
+import { json, table } from "../io.js";
+import { KERNEL_HELP, KERNEL_OPTIONS, openKernelFunction } from "../kernel.js";
+import { problemText } from "../verdict-view.js";
+
+export const extractCmd: Command = {
+  name: "extract",
+  summary: "the decision table a kernel function computes",
+  usage: "kspec extract --kernel DIR [--function F] [--flag F] [--json]",
+  details: `${KERNEL_HELP}
+--json: { "function": {name, file, line}, "inputs": [...], "rows": [ { "inputs": {...}, "mask", "type", "ipat", "line" } ],
+          "paths": [ { "when": {...}, "mask", "line" } ], "problems": [] }
+Exit: 0, 2 when the function cannot be extracted (problems name the construct and file:line).`,
+  options: { ...KERNEL_OPTIONS, json: { type: "boolean" } },
+  async run({ values }, io) {
+    const { info, interp } = await openKernelFunction(values);
+    const x = extractWith(interp, info);
+    if (x.kind === "unverifiable") {
+      if (values.json)
+        io.out(json({ function: info, inputs: x.inputs, rows: [], paths: [], problems: x.problems }));
+      else {
+        io.out(`unverifiable: ${info.name}() at ${info.file}:${info.line}:\n`);
+        for (const p of x.problems) io.out(`  ${problemText(p)}\n`);
+      }
+      return 2;
+    }
+    if (values.json) {
+      const rows = x.leaves.flatMap((l) =>
+        expand(l.env, x.inputs).map((row) => {
+          const d = decodeMask(l.mask);
+          return {
+            inputs: Object.fromEntries(row),
+            mask: l.mask,
+            type: d.type,
+            ipat: d.ipat,
+            line: l.ret.line,
+          };
+        }),
+      );
+      io.out(
+        json({
+          function: info,
+          inputs: x.inputs,
+          rows,
+          paths: x.leaves.map((l) => ({ when: cubeToJson(cubeOf(l.env)), mask: l.mask, line: l.ret.line })),
+          problems: [],
+        }),
+      );
+      return 0;
+    }
+    io.out(`${info.name}() at ${info.file}:${info.line} reads ${x.inputs.join(", ") || "no inputs"}\n\n`);
+    io.out(
+      table(
+        ["when", "EPT", "returns at"],
+        x.leaves.map((l) => [formatCube(cubeOf(l.env)), describeMask(l.mask), `${l.ret.file}:${l.ret.line}`]),
+      ),
+    );
+    const hazards = findHazards(x.leaves, x.inputs);
+    io.out(`\nhazards (DOMAIN.md): ${hazards.length ? "" : "none shown by this table"}\n`);
+    for (const h of hazards) {
+      io.out(`  #${h.domain} ${h.id}: ${h.title}\n`);
+      for (const c of h.rows) io.out(`      when ${formatCube(c)}\n`);
+    }
+    return 0;
+  },
+};
