@@ -44,7 +44,7 @@ export function locateFunction(tree: KernelTree, name: string): Located {
   for (const file of files) {
     const text = tree.read(file);
     if (!text || !re.test(text)) continue;
-    for (const node of findFunctions(parseC(text).rootNode, name)) {
+    for (const node of findFunctions(parseC(text, file).rootNode, name)) {
       found.push({ info: { name, file, line: lineOf(node) }, node });
     }
   }

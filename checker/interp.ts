@@ -999,7 +999,9 @@ export class Interpreter {
     for (const file of [this.file, ...this.pp.includeClosure().filter((x) => x !== this.file)]) {
       const text = this.tree.read(file);
       if (!text || !re.test(text)) continue;
-      const defs = findFunctions(parseC(text).rootNode, name).filter((d) => hasStorageClass(d, "static"));
+      const defs = findFunctions(parseC(text, file).rootNode, name).filter((d) =>
+        hasStorageClass(d, "static"),
+      );
       if (defs.length) {
         h = { node: defs[defs.length - 1], file };
         break;

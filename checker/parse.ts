@@ -7,10 +7,13 @@ export type SyntaxNode = Parser.SyntaxNode;
 
 let parser: Parser | undefined;
 const cache = new Map<string, Parser.Tree>();
+/** Names of the files parsed so far (benchmarks parse the same files with tree-sitter alone). */
+export const parsedFiles = new Set<string>();
 
-export function parseC(text: string): Parser.Tree {
+export function parseC(text: string, name?: string): Parser.Tree {
   const hit = cache.get(text);
   if (hit) return hit;
+  if (name) parsedFiles.add(name);
   parser ??= (() => {
     const p = new Parser();
     p.setLanguage(C as unknown as Parser.Language);

@@ -60,7 +60,13 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     } catch (e) {
       throw new InputError(`${cmd.name}: ${(e as Error).message.split("\n")[0]}`);
     }
-    return await cmd.run(parsed, io);
+    const code = await cmd.run(parsed, io);
+    if (process.env.KSPEC_STATS) {
+      // For benchmarks: which files tree-sitter parsed, so that parsing them alone can be timed.
+      const { parsedFiles } = await import("../checker/parse.js");
+      io.err(`kspec-stats ${JSON.stringify({ parsed: [...parsedFiles] })}\n`);
+    }
+    return code;
   } catch (e) {
     if (e instanceof SpecError) {
       for (const p of e.problems) io.err(formatProblem(p) + "\n");

@@ -2,6 +2,7 @@
 
 import type { Command } from "../command.js";
 import { builtinNames, loadPart, POLICY_DIR } from "../../spec/resolve.js";
+import { builtinFlags } from "../../spec/flags.js";
 import { json, table } from "../io.js";
 
 export const list: Command = {
@@ -16,6 +17,13 @@ export const list: Command = {
       if (part.kind === "policy")
         rows.push({ kind: "policy", name, summary: part.policy.summary ?? part.policy.source });
       else rows.push({ kind: "proposal", name, summary: part.proposal.summary ?? part.proposal.source });
+    }
+    for (const f of await builtinFlags()) {
+      rows.push({
+        kind: "flag",
+        name: f.name,
+        summary: `${f.macro} (${f.capability}), with proposal ${f.proposal}: ${f.summary}`,
+      });
     }
     if (values.json) io.out(json({ items: rows }));
     else

@@ -1,0 +1,84 @@
+// Test helper: C fixtures spliced into a real kernel tree in place of a function — in memory through the overlay,
+// or on disk in a temporary partial copy of the tree (the files the checker reads), for end-to-end CLI runs.
+
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { KernelTree } from "../../checker/tree.js";
+import { locateFunction } from "../../checker/extract.js";
+import { Preprocessor } from "../../checker/cpp.js";
+import type { Version } from "./trees.js";
+
+export interface Expectation {
+  policy: string;
+  verdict: "equal" | "differs" | "unverifiable";
+  when?: string[];
+  kind?: string;
+  name?: string;
+}
+
+export interface Fixture {
+  file: string;
+  text: string;
+  tree: Version;
+  expect: Expectation[];
+  /** 0-based line of the `kspec-problem` marker in the fixture, if any. */
+  markerLine?: number;
+}
+
+export function readFixture(file: string): Fixture {
+  const text = readFileSync(file, "utf8");
+  const tree = /^\/\/ kspec-fixture tree=(\S+)$/m.exec(text)?.[1] as Version | undefined;
+  if (!tree) throw new Error(`${file}: no kspec-fixture header`);
+  const expect = [...text.matchAll(/^\/\/ expect (.*)$/gm)].map((m) => {
+    const attrs = Object.fromEntries(
+      [...m[1].matchAll(/(\w+)=(?:"([^"]*)"|(\S+))/g)].map((a) => [a[1], a[2] ?? a[3]]),
+    );
+    if (m[1].includes("name=for loop")) attrs.name = "for loop";
+    return {
+      policy: attrs.policy,
+      verdict: attrs.verdict,
+      when: attrs.when?.split(";").map((s: string) => s.trim()),
+      kind: attrs.kind,
+      name: attrs.name,
+    } as Expectation;
+  });
+  const idx = text.split("\n").findIndex((l) => l.includes("kspec-problem"));
+  return { file, text, tree, expect, markerLine: idx >= 0 ? idx : undefined };
+}
+
+/** The tree with `fn` replaced by the fixture's text, and the line at which the fixture starts. */
+export function splice(
+  tree: KernelTree,
+  text: string,
+  fn = "vmx_get_mt_mask",
+): { tree: KernelTree; file: string; startLine: number; content: string } {
+  const loc = locateFunction(tree, fn);
+  const src = tree.read(loc.info.file)!;
+  // tree-sitter indexes bytes; kernel sources are ASCII around this function, but do not rely on it.
+  const buf = Buffer.from(src, "utf8");
+  const content =
+    buf.subarray(0, loc.node.startIndex).toString("utf8") +
+    text +
+    buf.subarray(loc.node.endIndex).toString("utf8");
+  return {
+    tree: tree.withOverlay(new Map([[loc.info.file, content]])),
+    file: loc.info.file,
+    startLine: loc.info.line,
+    content,
+  };
+}
+
+/** A temporary directory holding the files of `tree` the checker reads for `fn`, with `file` replaced. */
+export function partialCopy(treeDir: string, replace: { file: string; content: string }): string {
+  const tree = new KernelTree(treeDir);
+  const dest = mkdtempSync(join(tmpdir(), "kspec-tree-"));
+  const files = new Set<string>(["Makefile", ...tree.list("arch/x86/kvm", () => true)]);
+  for (const f of new Preprocessor(tree, replace.file).includeClosure()) files.add(f);
+  for (const f of files) {
+    mkdirSync(dirname(join(dest, f)), { recursive: true });
+    cpSync(join(treeDir, f), join(dest, f));
+  }
+  writeFileSync(join(dest, replace.file), replace.content);
+  return dest;
+}
