@@ -1107,3 +1107,13 @@ function constructName(n: SyntaxNode): string {
   };
   return names[n.type] ?? n.type.replace(/_/g, " ");
 }
+
+/** The tree's value of constant macros as seen from `file` (its include closure): for the generator. */
+export function constantsOf(tree: KernelTree, pp: Preprocessor): (name: string) => bigint | undefined {
+  const dummy = parseC("int __kspec_constants(void)\n{\n\treturn 0;\n}\n").rootNode.namedChildren[0];
+  const interp = new Interpreter(tree, pp, dummy, pp.rootFile, { flagMacros: [] });
+  return (name) => {
+    const v = interp.macroValue(name);
+    return typeof v === "bigint" ? v : undefined;
+  };
+}

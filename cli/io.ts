@@ -13,16 +13,7 @@ export const processIo: Io = {
   err: (t) => process.stderr.write(t),
 };
 
-/** A plain-text table: columns padded to their widest cell, two spaces apart, no trailing blanks. */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
-      .join("  ")
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n") + "\n";
-}
+export { table } from "../spec/explain.js";
 
 /** Stable JSON: two-space indentation and a final newline. */
 export function json(value: unknown): string {

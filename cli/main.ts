@@ -10,8 +10,9 @@ import { evalCmd } from "./commands/eval.js";
 import { explain } from "./commands/explain.js";
 import { extractCmd } from "./commands/extract.js";
 import { check } from "./commands/check.js";
+import { gen } from "./commands/gen.js";
 
-export const COMMANDS: readonly Command[] = [list, evalCmd, explain, extractCmd, check];
+export const COMMANDS: readonly Command[] = [list, evalCmd, explain, extractCmd, check, gen];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -38,6 +38,11 @@ export interface Rule {
   loc: Loc;
   /** The policy or proposal that contributed the rule (for BASE+PROPOSAL). */
   origin: string;
+  /**
+   * Placed by a proposal at an anchor of the base: the base's earlier rules win over it where both match, by the
+   * proposal's choice of position, so such overlaps are not reported.
+   */
+  inserted?: boolean;
 }
 
 export interface Policy {

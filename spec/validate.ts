@@ -297,7 +297,11 @@ export function compose(base: Policy, prop: Proposal): Policy {
       continue;
     }
     const pos = ins.anchor === "after" ? at + 1 : at;
-    rules = [...rules.slice(0, pos), ...ins.rules, ...rules.slice(pos)];
+    rules = [
+      ...rules.slice(0, pos),
+      ...ins.rules.map((r) => ({ ...r, inserted: true })),
+      ...rules.slice(pos),
+    ];
   }
   if (problems.length) throw new SpecError(problems);
   const policy: Policy = {
@@ -357,7 +361,7 @@ export function checkPolicy(p: Policy): void {
 
   p.rules.forEach((a, i) => {
     p.rules.slice(i + 1).forEach((b) => {
-      if (a.overrides === "*" || a.overrides.includes(b.name)) return;
+      if (a.overrides === "*" || a.overrides.includes(b.name) || (b.inserted && !a.inserted)) return;
       const witness = explore((env) => {
         if (firstMatch(p, env) !== i || !ruleMatches(b, env)) return false;
         return outcomeMask(a.then, env) !== outcomeMask(b.then, env);

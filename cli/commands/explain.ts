@@ -2,17 +2,21 @@
 // scenario, the hazards the table shows, and with --vs the scenarios where two policies differ.
 
 import { InputError } from "../../spec/errors.js";
-import { evaluate, explore, policyInputs, type Result } from "../../spec/evaluate.js";
-import { compareFns } from "../../spec/compare.js";
-import { cubeOf, cubeToJson, formatCube } from "../../spec/cubes.js";
-import { findHazards } from "../../spec/hazards.js";
+import { cubeOf, cubeToJson } from "../../spec/cubes.js";
+import {
+  comparePolicies,
+  differenceTable,
+  effectiveCells,
+  hazardText,
+  ruleName,
+  scenarios,
+  scenarioTable,
+} from "../../spec/explain.js";
 import type { Policy } from "../../spec/ir.js";
-import { formatLoc } from "../../spec/ir.js";
-import { describeMask, PAT_TYPES } from "../../spec/memtypes.js";
+import { PAT_TYPES } from "../../spec/memtypes.js";
 import { resolvePolicy } from "../../spec/resolve.js";
 import { str, type Command } from "../command.js";
-import { json, table } from "../io.js";
-import { effectiveCells, ruleName } from "../policy-view.js";
+import { json, type Io } from "../io.js";
 
 export const explain: Command = {
   name: "explain",
@@ -31,24 +35,19 @@ Exit: 0, 2 on a bad policy.`,
     const vsExpr = str(values, "vs");
     if (vsExpr !== undefined) return vs(p, await resolvePolicy(vsExpr), !!values.json, io);
 
-    const inputs = policyInputs(p);
-    const leaves = explore((env) => evaluate(p, env));
-    const hazards = findHazards(
-      leaves.map((l) => ({ env: l.env, mask: l.value.mask })),
-      inputs,
-    );
+    const s = scenarios(p);
     if (values.json) {
       io.out(
         json({
           policy: p.name,
-          inputs,
-          scenarios: leaves.map((l) => ({
+          inputs: s.inputs,
+          scenarios: s.leaves.map((l) => ({
             when: cubeToJson(cubeOf(l.env)),
             mask: l.value.mask,
-            rule: ruleName(l.value.rule),
+            rule: ruleName(l.value),
             effective: Object.fromEntries(PAT_TYPES.map((t, i) => [t, effectiveCells(l.value.mask)[i]])),
           })),
-          hazards: hazards.map((h) => ({
+          hazards: s.hazards.map((h) => ({
             id: h.id,
             domain: h.domain,
             title: h.title,
@@ -58,35 +57,16 @@ Exit: 0, 2 on a bad policy.`,
       );
       return 0;
     }
-    io.out(`policy ${p.name}: ${p.source}\ninputs: ${inputs.join(", ") || "none"}\n\n`);
+    io.out(`policy ${p.name}: ${p.source}\ninputs: ${s.inputs.join(", ") || "none"}\n\n`);
     io.out("effective memory type of a guest access, per guest PAT type:\n");
-    io.out(
-      table(
-        ["scenario", "rule", "EPT", ...PAT_TYPES],
-        leaves.map((l) => [
-          formatCube(cubeOf(l.env)),
-          ruleName(l.value.rule),
-          describeMask(l.value.mask),
-          ...effectiveCells(l.value.mask),
-        ]),
-      ),
-    );
-    io.out(`\nhazards (DOMAIN.md): ${hazards.length ? "" : "none shown by this table"}\n`);
-    for (const h of hazards) {
-      io.out(`  #${h.domain} ${h.id}: ${h.title}\n`);
-      for (const c of h.rows) io.out(`      when ${formatCube(c)}\n`);
-    }
+    io.out(scenarioTable(s));
+    io.out("\n" + hazardText(s.hazards));
     return 0;
   },
 };
 
-function vs(p: Policy, q: Policy, asJson: boolean, io: import("../io.js").Io): number {
-  const side = (pol: Policy) => (env: import("../../spec/evaluate.js").Env) => {
-    const r = evaluate(pol, env);
-    return { mask: r.mask, origin: r };
-  };
-  const key = (r: Result) => ruleName(r.rule);
-  const cmp = compareFns(side(p), side(q), key);
+function vs(p: Policy, q: Policy, asJson: boolean, io: Io): number {
+  const cmp = comparePolicies(p, q);
   if (asJson) {
     io.out(
       json({
@@ -96,8 +76,8 @@ function vs(p: Policy, q: Policy, asJson: boolean, io: import("../io.js").Io): n
         inputs: cmp.inputs,
         differences: cmp.groups.map((g) => ({
           when: g.when.map(cubeToJson),
-          [p.name]: { mask: g.a.mask, rule: ruleName(g.a.origin.rule) },
-          [q.name]: { mask: g.b.mask, rule: ruleName(g.b.origin.rule) },
+          [p.name]: { mask: g.a.mask, rule: ruleName(g.a.origin) },
+          [q.name]: { mask: g.b.mask, rule: ruleName(g.b.origin) },
         })),
       }),
     );
@@ -113,21 +93,6 @@ function vs(p: Policy, q: Policy, asJson: boolean, io: import("../io.js").Io): n
   io.out(
     `${p.name} vs ${q.name}: ${n} scenario${n === 1 ? " differs" : "s differ"} (inputs: ${cmp.inputs.join(", ")})\n\n`,
   );
-  const rows: string[][] = [];
-  for (const g of cmp.groups) {
-    for (const c of g.when) {
-      const at = (pol: Policy, r: Result) =>
-        `${ruleName(r.rule)} (${formatLoc(r.rule ? r.rule.loc : pol.default.loc)})`;
-      rows.push([
-        formatCube(c),
-        p.name,
-        at(p, g.a.origin),
-        describeMask(g.a.mask),
-        ...effectiveCells(g.a.mask),
-      ]);
-      rows.push(["", q.name, at(q, g.b.origin), describeMask(g.b.mask), ...effectiveCells(g.b.mask)]);
-    }
-  }
-  io.out(table(["when", "policy", "rule", "EPT", ...PAT_TYPES], rows));
+  io.out(differenceTable(p, q, cmp));
   return 0;
 }

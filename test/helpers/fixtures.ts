@@ -55,12 +55,8 @@ export function splice(
 ): { tree: KernelTree; file: string; startLine: number; content: string } {
   const loc = locateFunction(tree, fn);
   const src = tree.read(loc.info.file)!;
-  // tree-sitter indexes bytes; kernel sources are ASCII around this function, but do not rely on it.
-  const buf = Buffer.from(src, "utf8");
-  const content =
-    buf.subarray(0, loc.node.startIndex).toString("utf8") +
-    text +
-    buf.subarray(loc.node.endIndex).toString("utf8");
+  // tree-sitter's node binding indexes JavaScript strings in UTF-16 units, like String.prototype.slice.
+  const content = src.slice(0, loc.node.startIndex) + text + src.slice(loc.node.endIndex);
   return {
     tree: tree.withOverlay(new Map([[loc.info.file, content]])),
     file: loc.info.file,
