@@ -9,7 +9,7 @@ import { evaluate, explore, Need, ruleMatches, type Env } from "../spec/evaluate
 import type { Cond, Loc, Outcome, Policy, Rule, TypeSource } from "../spec/ir.js";
 import { PAT_ONLY_CODES, RESERVED_CODES, decodeMask, encodeMask } from "../spec/memtypes.js";
 import { domainOf, sortInputs, type InputValue } from "../spec/vocabulary.js";
-import type { CLeaf, FunctionInfo } from "./extract.js";
+import { DEFAULT_FUNCTION, extractWith, openFunction, type CLeaf, type FunctionInfo } from "./extract.js";
 import type { CLoc } from "./interp.js";
 import type { KernelTree } from "./tree.js";
 
@@ -283,4 +283,22 @@ function envGet(env: Env, k: string): InputValue {
   const v = env.get(k);
   if (v === undefined) throw new Need(k);
   return v;
+}
+
+/** The tree's own function as a policy: what a bare proposal is applied to. */
+export function importTree(
+  tree: KernelTree,
+  flagMacros: readonly string[],
+  fnName = DEFAULT_FUNCTION,
+): ImportedPolicy {
+  const { info, interp } = openFunction(tree, fnName, flagMacros);
+  const x = extractWith(interp, info);
+  if (x.kind === "unverifiable") {
+    const p = x.problems[0];
+    throw new InputError(
+      `${p.file}:${p.line}: the tree's ${info.name}() cannot be modeled (${p.message}), so kspec cannot import it`,
+    );
+  }
+  const version = kernelVersion(tree);
+  return importTable(x.leaves, info, version ? `linux-${version}` : "tree", version);
 }

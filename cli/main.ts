@@ -11,8 +11,9 @@ import { explain } from "./commands/explain.js";
 import { extractCmd } from "./commands/extract.js";
 import { check } from "./commands/check.js";
 import { gen } from "./commands/gen.js";
+import { verifyPatch } from "./commands/verify-patch.js";
 
-export const COMMANDS: readonly Command[] = [list, evalCmd, explain, extractCmd, check, gen];
+export const COMMANDS: readonly Command[] = [list, evalCmd, explain, extractCmd, check, gen, verifyPatch];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

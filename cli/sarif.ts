@@ -9,6 +9,7 @@ import { formatCube } from "../spec/cubes.js";
 import { describeMask } from "../spec/memtypes.js";
 import { ruleName } from "./policy-view.js";
 import { problemText } from "./verdict-view.js";
+import { VERSION } from "./version.js";
 
 export interface SarifResult {
   ruleId: string;
@@ -40,6 +41,7 @@ export function sarifLog(results: readonly SarifResult[], kernelDir?: string) {
         tool: {
           driver: {
             name: "kspec",
+            version: VERSION,
             informationUri: "https://github.com/kspec/kspec",
             rules: used.map((id) => ({ id, shortDescription: { text: SARIF_RULES[id] ?? id } })),
           },

@@ -6,7 +6,7 @@ import { InputError } from "../spec/errors.js";
 import type { Flag } from "../spec/flags.js";
 import type { Policy, Rule } from "../spec/ir.js";
 import { comparePolicies, hazardText, scenarios, table } from "../spec/explain.js";
-import { formatCube } from "../spec/cubes.js";
+import { cubeOf, formatCube, mergeCubes } from "../spec/cubes.js";
 import { describeMask, PAT_TYPES, typeName } from "../spec/memtypes.js";
 import { effectiveRow } from "../spec/hazards.js";
 import { checkPolicy, type Verdict } from "../checker/check.js";
@@ -18,12 +18,13 @@ import {
   DEFAULT_FUNCTION,
   type Extraction,
 } from "../checker/extract.js";
-import { explore, ruleMatches } from "../spec/evaluate.js";
-import { importTable, kernelVersion, tableFn, type ImportedPolicy } from "../checker/import.js";
+import { explore, ruleMatches, type Env } from "../spec/evaluate.js";
+import { tableFn, type ImportedPolicy } from "../checker/import.js";
 import { parseC, syntaxErrors } from "../checker/parse.js";
 import type { KernelTree } from "../checker/tree.js";
 import { structuredPatch } from "diff";
 import { endOfLine, insertAt, parameters, replaceRange, startOfLine } from "./locate.js";
+import { wrapText } from "./cstyle.js";
 import {
   apiEdit,
   callerEdit,
@@ -60,20 +61,6 @@ export interface Series {
   cap: number;
   cover: { subject: string; body: string };
   mode: "insert" | "rewrite";
-}
-
-/** The tree's own function as a policy: what a bare proposal is applied to. */
-export function treePolicy(tree: KernelTree, flagMacros: readonly string[]): ImportedPolicy {
-  const { info, interp } = openFunction(tree, DEFAULT_FUNCTION, flagMacros);
-  const x = extractWith(interp, info);
-  if (x.kind === "unverifiable") {
-    const p = x.problems[0];
-    throw new InputError(
-      `${p.file}:${p.line}: the tree's ${info.name}() cannot be modeled (${p.message}), so kspec cannot apply a proposal to it`,
-    );
-  }
-  const version = kernelVersion(tree);
-  return importTable(x.leaves, info, version ? `linux-${version}` : "tree", version);
 }
 
 class State {
@@ -223,26 +210,45 @@ function vmxWords(rule: Rule, flag: Flag): { subject: string; what: string; effe
   };
 }
 
-/** Scenarios where two policies differ, compact enough for a 75-column commit message. */
+/**
+ * Where two policies differ, for a 75-column commit message: the new behaviour grouped by its outcome, then
+ * what the old one did there. A row too wide for one line puts its condition on a line of its own.
+ */
 function changeTable(p: Policy, q: Policy, indent = "  "): string {
   const cmp = comparePolicies(p, q);
-  const out: string[] = [];
-  for (const g of cmp.groups) {
-    for (const c of g.when) {
-      out.push(`${indent}${formatCube(c)}:`);
-      const rows = [
-        ["before", describeMask(g.b.mask), ...effectiveRow(g.b.mask).map((e) => e.type)],
-        ["after", describeMask(g.a.mask), ...effectiveRow(g.a.mask).map((e) => e.type)],
-      ];
-      out.push(
-        ...table(["", "EPT", ...PAT_TYPES], rows)
-          .trimEnd()
-          .split("\n")
-          .map((l) => `${indent}  ${l}`.trimEnd()),
-      );
-    }
-  }
-  return out.join("\n");
+  const side = (pick: "a" | "b") => {
+    const groups = new Map<number, Env[]>();
+    for (const g of cmp.groups) groups.set(g[pick].mask, [...(groups.get(g[pick].mask) ?? []), ...g.paths]);
+    return [...groups].flatMap(([mask, paths]) =>
+      mergeCubes(paths.map(cubeOf)).map((c) => [
+        formatCube(c),
+        describeMask(mask).replace(/ \(0x..\)$/, ""),
+        ...effectiveRow(mask).map((e) => e.type),
+      ]),
+    );
+  };
+  const block = (title: string, rows: string[][]) => {
+    const wide = table(["when", "EPT", ...PAT_TYPES], rows)
+      .trimEnd()
+      .split("\n");
+    if (wide.every((l) => indent.length + l.length <= 75)) return [title, ...wide.map((l) => indent + l)];
+    const narrow = table(
+      ["EPT", ...PAT_TYPES],
+      rows.map((r) => r.slice(1)),
+    )
+      .trimEnd()
+      .split("\n");
+    return [
+      title,
+      `${indent}  ${narrow[0]}`,
+      ...rows.flatMap((r, i) => [wrapText(`${r[0]}:`, 75, indent), `${indent}  ${narrow[i + 1]}`]),
+    ];
+  };
+  return [
+    ...block(`${indent.slice(2)}after:`, side("a")),
+    "",
+    ...block(`${indent.slice(2)}before:`, side("b")),
+  ].join("\n");
 }
 
 export interface GenerateOptions {

@@ -210,5 +210,8 @@ export function formatValue(v: InputValue): string {
 export function formatLiteral(name: string, values: readonly InputValue[]): string {
   const def = inputDef(name);
   if (def?.kind === "bool" && values.length === 1) return values[0] ? name : `!${name}`;
-  return values.length === 1 ? `${name}=${String(values[0])}` : `${name} in {${values.join(",")}}`;
+  if (values.length === 1) return `${name}=${String(values[0])}`;
+  const missing = def ? def.domain.filter((v) => !values.includes(v)) : [];
+  if (missing.length === 1 && values.length > 2) return `${name}!=${String(missing[0])}`;
+  return `${name} in {${values.join(",")}}`;
 }

@@ -17,12 +17,12 @@ import { InputError } from "../../spec/errors.js";
 import { builtinFlags, loadFlag } from "../../spec/flags.js";
 import { loadPart, resolvePolicy, splitExpression } from "../../spec/resolve.js";
 import { ROOT } from "../../spec/root.js";
-import { generate, treePolicy } from "../../generator/series.js";
+import { generate } from "../../generator/series.js";
+import { importTree } from "../../checker/import.js";
 import { DRAFT_AUTHOR, formatSeries, type Identity } from "../../generator/patch.js";
 import { str, type Command } from "../command.js";
+import { VERSION } from "../version.js";
 import { kernelTree } from "../kernel.js";
-
-export const VERSION: string = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
 
 function gitIdentity(): Identity {
   const get = (k: string) => {
@@ -123,7 +123,7 @@ Exit: 0, 2 on bad input (nothing is written).`,
     if (named.length && !named.includes(flag.name)) {
       throw new InputError(`policy ${expr} is paired with flag ${named.join(", ")}, not ${flag.name}`);
     }
-    const treeBase = treePolicy(tree, [flag.macro]);
+    const treeBase = importTree(tree, [flag.macro]);
     const policy = await resolvePolicy(expr, async () => treeBase);
     if (!policy.rules.some((r) => r.when.some((c) => c.input === "slotFlag"))) {
       throw new InputError(
