@@ -383,3 +383,25 @@ export function patHelperEdits(tree: KernelTree): Edit[] {
     [header, insertAt(h, endOfLine(h, decl.index), render("pat-helper.h", { fn: PAT_HELPER }))],
   ];
 }
+
+/** The asm header that declares the PAT helper (as the PAT helper patch left the tree). */
+export function patHelperHeader(tree: KernelTree): string {
+  const h = tree
+    .list("arch/x86/include/asm", (f) => f.endsWith(".h"))
+    .find((f) => new RegExp(`\\b${PAT_HELPER}\\s*\\(`).test(tree.read(f) ?? ""));
+  if (!h) throw new InputError(`no header under arch/x86/include/asm declares ${PAT_HELPER}()`);
+  return h.replace(/^arch\/x86\/include\//, "");
+}
+
+/** `#include <header>` in a file that lacks it, placed among its <asm/...> (or <linux/...>) includes by name. */
+export function includeEdit(tree: KernelTree, file: string, header: string): Edit {
+  const text = readOrFail(tree, file, `#include <${header}>`);
+  if (new RegExp(`^#include <${header.replace(/[.+]/g, "\\$&")}>`, "m").test(text)) return [file, text];
+  const dir = header.split("/")[0];
+  const lines = [...text.matchAll(new RegExp(`^#include <${dir}/[^>]+>$`, "gm"))];
+  if (!lines.length)
+    throw new InputError(`${file}: no #include <${dir}/...> to place #include <${header}> next to`);
+  const after = lines.find((m) => m[0].slice(10, -1) > header);
+  const at = after ? after.index! : endOfLine(text, lines[lines.length - 1].index!);
+  return [file, insertAt(text, at, `#include <${header}>\n`)];
+}

@@ -31,7 +31,9 @@ import {
   capabilityEdit,
   checkFlagsEdit,
   immutableEdit,
+  includeEdit,
   numbering,
+  patHelperHeader,
   patHelperEdits,
   PAT_HELPER,
   selftestEdit,
@@ -367,6 +369,8 @@ export function generate(o: GenerateOptions): Series {
         r = vmxEdit(st.tree, flag, policy, x, true);
       mode = r.mode;
       st.apply([r.edit]);
+      // The host memory type comes from the PAT helper: the VMX code must see its declaration.
+      if (flag.hostMemtype) st.apply([includeEdit(st.tree, fnFile, patHelperHeader(st.tree))]);
     },
     policy,
     "the VMX patch",
