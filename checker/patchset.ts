@@ -137,15 +137,8 @@ export function orderSeries(patches: Patch[]): Patch[] {
       );
     seen.set(p.number!.n, p);
   }
-  const sorted = [...numbered].sort((a, b) => a.number!.n - b.number!.n);
-  if (sorted.length !== m)
-    throw new InputError(
-      `incomplete series: ${sorted.length} of ${m} patches (missing ${[...Array(m).keys()]
-        .map((i) => i + 1)
-        .filter((i) => !seen.has(i))
-        .join(", ")})`,
-    );
-  return sorted;
+  // A part of a series is fine (patch 3/4 alone onto a tree that has 1-2): it is applied in numbered order.
+  return [...numbered].sort((a, b) => a.number!.n - b.number!.n);
 }
 
 const UNSUPPORTED: [RegExp, string][] = [
@@ -231,6 +224,11 @@ export function parseDiff(text: string, source: string): FilePatch[] {
   return files;
 }
 
+/** "0003-x.patch [PATCH 3/4]": the file, and the patch's number where it has one. */
+export function label(p: Patch): string {
+  return p.number ? `${p.source} [PATCH ${p.number.n}/${p.number.m}]` : p.source;
+}
+
 export interface Applied {
   tree: KernelTree;
   changed: string[];
@@ -244,9 +242,9 @@ export function applyTo(tree: KernelTree, p: Patch): Applied {
     const path = (fp.newPath ?? fp.oldPath)!;
     const old = fp.oldPath ? current(fp.oldPath) : undefined;
     if (fp.oldPath && old === undefined)
-      throw new InputError(`${p.source}: ${fp.oldPath} does not exist in the tree`);
+      throw new InputError(`${label(p)}: ${fp.oldPath} does not exist in the tree`);
     if (!fp.oldPath && current(path) !== undefined)
-      throw new InputError(`${p.source}: creates ${path}, which already exists`);
+      throw new InputError(`${label(p)}: creates ${path}, which already exists`);
     let text = old ?? "";
     // Hunks are applied one by one, each where the earlier ones moved it, so that a failure names its hunk.
     let delta = 0;
@@ -263,7 +261,7 @@ export function applyTo(tree: KernelTree, p: Patch): Applied {
       const r = applyPatch(text, one, { fuzzFactor: 0 });
       if (r === false) {
         throw new InputError(
-          `${p.source}: hunk #${k + 1} of ${path} (at line ${h.oldStart}) does not apply: its context does not match the tree`,
+          `${label(p)}: hunk #${k + 1} of ${path} (at line ${h.oldStart}) does not apply: its context does not match the tree`,
         );
       }
       text = r;
