@@ -16,6 +16,8 @@ import type { KernelTree } from "./tree.js";
 export interface ImportedRule extends Rule {
   /** The C return the rule came from. */
   ret: CLoc;
+  /** The rule's conditions as the C path had them, before simplification (for naming). */
+  orig: Cube;
 }
 
 export interface ImportedPolicy extends Policy {
@@ -139,7 +141,11 @@ const NAMES: [Record<string, InputValue[]>, string][] = [
   [{ slotFlag: [true] }, "slot-flag"],
 ];
 
-function ruleName(when: readonly Cond[], taken: Set<string>, line: number): string {
+/**
+ * A name a kernel developer would use: the known pattern the rule's conditions match, else the most specific known
+ * pattern its original (unsimplified) path satisfies, else one spelled from its conditions.
+ */
+function ruleName(when: readonly Cond[], orig: Cube, taken: Set<string>, line: number): string {
   const same = (pattern: Record<string, InputValue[]>) =>
     Object.keys(pattern).length === when.length &&
     when.every(
@@ -148,7 +154,14 @@ function ruleName(when: readonly Cond[], taken: Set<string>, line: number): stri
         pattern[c.input].length === c.values.length &&
         c.values.every((v) => pattern[c.input].includes(v)),
     );
-  let base = NAMES.find(([p]) => same(p))?.[1];
+  const within = (pattern: Record<string, InputValue[]>) =>
+    Object.entries(pattern).every(([k, vs]) => orig.get(k)?.every((v) => vs.includes(v)));
+  const candidates = [
+    ...NAMES.filter(([p]) => same(p)),
+    ...NAMES.filter(([p]) => within(p)).sort((a, b) => Object.keys(b[0]).length - Object.keys(a[0]).length),
+  ].map(([, n]) => n);
+  const free = candidates.find((n) => !taken.has(n));
+  let base = free ?? candidates[0];
   if (!base) {
     base = when
       .map((c) =>
@@ -208,7 +221,6 @@ export function importTable(
   const def = groups.get(defKey)![0];
   const at = (ret: CLoc): Loc => ({ file: ret.file, line: ret.line, col: 1 });
   const origin = name;
-  const from = (ret: CLoc) => `from ${ret.file}:${ret.line}${version ? ` (Linux ${version})` : ""}`;
 
   let rules: ImportedRule[] = [];
   const taken = new Set<string>();
@@ -222,14 +234,14 @@ export function importTable(
         when,
         then: { type: g[0].type, ipat: g[0].ipat },
         overrides: [],
-        why: from(g[0].ret),
         loc: at(g[0].ret),
         origin,
         ret: g[0].ret,
+        orig: cube,
       });
     }
   }
-  const defaultOutcome: Outcome = { type: def.type, ipat: def.ipat, why: from(def.ret) };
+  const defaultOutcome: Outcome = { type: def.type, ipat: def.ipat };
   const make = (rs: ImportedRule[]): ImportedPolicy => ({
     name,
     source: `${fn.file} ${fn.name}()${version ? `, Linux ${version}` : ""}`,
@@ -249,7 +261,7 @@ export function importTable(
   rules = rules.filter((r, i) =>
     explore((env) => rules.findIndex((x) => ruleMatches(x, env)) === i).some((l) => l.value),
   );
-  for (const r of rules) r.name = ruleName(r.when, taken, r.ret.line);
+  for (const r of rules) r.name = ruleName(r.when, r.orig, taken, r.ret.line);
   const policy = withOverrides(make(rules));
   if (!equalToTable(policy, c))
     throw new Error(`internal: the imported policy of ${fn.name}() does not reproduce the C`);
@@ -290,6 +302,7 @@ export function importTree(
   tree: KernelTree,
   flagMacros: readonly string[],
   fnName = DEFAULT_FUNCTION,
+  name?: string,
 ): ImportedPolicy {
   const { info, interp } = openFunction(tree, fnName, flagMacros);
   const x = extractWith(interp, info);
@@ -300,5 +313,5 @@ export function importTree(
     );
   }
   const version = kernelVersion(tree);
-  return importTable(x.leaves, info, version ? `linux-${version}` : "tree", version);
+  return importTable(x.leaves, info, name ?? (version ? `linux-${version}` : "tree"), version);
 }

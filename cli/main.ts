@@ -12,8 +12,22 @@ import { extractCmd } from "./commands/extract.js";
 import { check } from "./commands/check.js";
 import { gen } from "./commands/gen.js";
 import { verifyPatch } from "./commands/verify-patch.js";
+import { importCmd } from "./commands/import.js";
+import { diffCmd } from "./commands/diff.js";
+import { sync } from "./commands/sync.js";
 
-export const COMMANDS: readonly Command[] = [list, evalCmd, explain, extractCmd, check, gen, verifyPatch];
+export const COMMANDS: readonly Command[] = [
+  list,
+  evalCmd,
+  explain,
+  extractCmd,
+  check,
+  gen,
+  verifyPatch,
+  importCmd,
+  diffCmd,
+  sync,
+];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
