@@ -1,5 +1,6 @@
 // Benchmark stage: whole-process times of kspec on the real Debian 6.12 tree, next to tree-sitter parsing the
-// same files alone and (where installed) Coccinelle locating the same function.
+// same files alone and (where installed) Coccinelle locating the same function; then the scaling of `check`
+// with the number of boolean inputs, exhaustive enumeration against the path-wise comparison.
 // Run with `npm run bench`; nothing here is asserted, only measured.
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -7,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../spec/root.js";
+import { scalingRun } from "./bench-scaling.js";
 
 const RUNS = Number(process.env.KSPEC_BENCH_RUNS ?? 7);
 
@@ -95,3 +97,27 @@ for (const [name, t] of rows)
   console.log(
     `  ${name.padEnd(w)}  ${Number.isNaN(t.median) ? "" : `${fmt(t.median)}  (min ${fmt(t.min).trim()})`}`,
   );
+
+// Scaling: in-process times of the comparison alone (tree parsing and macro lookups are shared).
+const ks = [4, 8, 12, 16, 20, 24];
+const upTo = Number(process.env.KSPEC_BENCH_EXHAUSTIVE_UP_TO ?? 16);
+console.log(
+  `\nscaling of check with k boolean inputs (synthetic policy and C, k rules + default; exhaustive up to k=${upTo})\n`,
+);
+console.log(
+  `  ${"k".padStart(3)}  ${"2^k".padStart(9)}  ${"paths".padStart(6)}  ${"exhaustive".padStart(12)}  ${"path-wise".padStart(10)}`,
+);
+let last: { k: number; s: number } | undefined;
+for (const r of scalingRun(dir612, ks, upTo)) {
+  // Beyond the measured range, exhaustive time is extrapolated from the last measurement (it doubles per input).
+  if (r.exhaustive !== undefined) last = { k: r.k, s: r.exhaustive };
+  const ex =
+    r.exhaustive !== undefined
+      ? `${(r.exhaustive * 1000).toFixed(0)} ms`
+      : last
+        ? `~${(last.s * 2 ** (r.k - last.k)).toFixed(0)} s est.`
+        : "(not run)";
+  console.log(
+    `  ${String(r.k).padStart(3)}  ${String(2 ** r.k).padStart(9)}  ${String(r.paths).padStart(6)}  ${ex.padStart(12)}  ${`${(r.pathwise * 1000).toFixed(1)} ms`.padStart(10)}`,
+  );
+}
