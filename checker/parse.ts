@@ -10,9 +10,15 @@ const cache = new Map<string, Parser.Tree>();
 /** Names of the files parsed so far (benchmarks parse the same files with tree-sitter alone). */
 export const parsedFiles = new Set<string>();
 
+const CACHE_SIZE = 16;
+
 export function parseC(text: string, name?: string): Parser.Tree {
   const hit = cache.get(text);
-  if (hit) return hit;
+  if (hit) {
+    cache.delete(text);
+    cache.set(text, hit);
+    return hit;
+  }
   if (name) parsedFiles.add(name);
   parser ??= (() => {
     const p = new Parser();
@@ -21,7 +27,9 @@ export function parseC(text: string, name?: string): Parser.Tree {
   })();
   // tree-sitter's default read callback takes strings in 32 KiB chunks; kernel files are larger.
   const tree = parser.parse((i: number) => text.slice(i, i + 65536));
-  if (cache.size > 256) cache.clear();
+  // A small LRU: a run parses a handful of files, but a fuzzer or a mutation run parses thousands of versions
+  // of vmx.c, and each tree of it holds tens of megabytes.
+  if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
   cache.set(text, tree);
   return tree;
 }

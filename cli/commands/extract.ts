@@ -3,6 +3,7 @@
 import { expand } from "../../spec/evaluate.js";
 import { cubeOf, cubeToJson, formatCube } from "../../spec/cubes.js";
 import { findHazards } from "../../spec/hazards.js";
+import { hazardText } from "../../spec/explain.js";
 import { decodeMask, describeMask } from "../../spec/memtypes.js";
 import { extractWith } from "../../checker/extract.js";
 import type { Command } from "../command.js";
@@ -62,12 +63,7 @@ Exit: 0, 2 when the function cannot be extracted (problems name the construct an
         x.leaves.map((l) => [formatCube(cubeOf(l.env)), describeMask(l.mask), `${l.ret.file}:${l.ret.line}`]),
       ),
     );
-    const hazards = findHazards(x.leaves, x.inputs);
-    io.out(`\nhazards (DOMAIN.md): ${hazards.length ? "" : "none shown by this table"}\n`);
-    for (const h of hazards) {
-      io.out(`  #${h.domain} ${h.id}: ${h.title}\n`);
-      for (const c of h.rows) io.out(`      when ${formatCube(c)}\n`);
-    }
+    io.out("\n" + hazardText(findHazards(x.leaves, x.inputs)));
     return 0;
   },
 };
