@@ -17,7 +17,7 @@ import { KernelTree } from "../checker/tree.js";
 import { InputError } from "../spec/errors.js";
 import { resolvePolicy } from "../spec/resolve.js";
 import { ROOT } from "../spec/root.js";
-import { mutants, oracle } from "./mutate.js";
+import { collectGarbage, compactUnit, mutants, oracle } from "./mutate.js";
 
 /** mulberry32: small, seedable, good enough to spread mutations. */
 function rng(seed: number): () => number {
@@ -124,7 +124,8 @@ function seeds(trees: [string, string][], fixtures: string, work: string): Seed[
   for (const [v, dir] of trees) {
     const tree = new KernelTree(dir);
     const loc = locateFunction(tree, "vmx_get_mt_mask");
-    const text = tree.read(loc.info.file)!;
+    const full = tree.read(loc.info.file)!;
+    const text = compactUnit(full);
     const pp = new Preprocessor(tree, loc.info.file);
     const reference = oracle(text, work);
     if (!reference) throw new Error(`the ${v} function does not compile in the oracle harness`);
@@ -133,7 +134,7 @@ function seeds(trees: [string, string][], fixtures: string, work: string): Seed[
       for (const f of readdirSync(join(fixtures, cat)).sort()) {
         const fx = readFileSync(join(fixtures, cat, f), "utf8");
         if (!new RegExp(`^// kspec-fixture tree=${v.replace(".", "\\.")}$`, "m").test(fx)) continue;
-        const spliced = text.slice(0, loc.node.startIndex) + fx + text.slice(loc.node.endIndex);
+        const spliced = compactUnit(full.slice(0, loc.node.startIndex) + fx + full.slice(loc.node.endIndex));
         out.push({
           name: `${cat}/${f}`,
           tree,
@@ -178,6 +179,7 @@ export async function fuzz(opts: {
       ),
     );
     for (let n = 0; n < opts.count && Date.now() - t0 < opts.seconds * 1000; n++) {
+      collectGarbage(n);
       const caseSeed = `${opts.seed}:${n}`;
       const r = rng(opts.seed * 1_000_003 + n);
       const s = all[Math.floor(r() * all.length)];
