@@ -5,7 +5,7 @@ import { expect, it } from "vitest";
 import { describeFuzz, fuzz } from "../scripts/fuzz.js";
 
 it("fuzzing: no crash, no unsound equal", async () => {
-  const r = await fuzz({ count: 120, seconds: 60, seed: 20261126 });
+  const r = await fuzz({ count: 400, seconds: 60, seed: 20261126 });
   const text = describeFuzz(r);
   expect(r.cases, text).toBeGreaterThan(20);
   expect(r.crashes, text).toEqual([]);
