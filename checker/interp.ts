@@ -407,8 +407,13 @@ export class Interpreter {
     }
     const alt = s.childForFieldName("alternative");
     // Node objects are not unique per node in the tree-sitter binding: compare positions, not identities.
-    const skip = [alt, s.childForFieldName("name"), s.childForFieldName("condition")].filter((n): n is SyntaxNode => !!n);
-    const body = s.namedChildren.filter((c) => !skip.some((n) => n.startIndex === c.startIndex && n.endIndex === c.endIndex && n.type === c.type));
+    const skip = [alt, s.childForFieldName("name"), s.childForFieldName("condition")].filter(
+      (n): n is SyntaxNode => !!n,
+    );
+    const body = s.namedChildren.filter(
+      (c) =>
+        !skip.some((n) => n.startIndex === c.startIndex && n.endIndex === c.endIndex && n.type === c.type),
+    );
     if (taken) return this.execList(body, f);
     if (!alt) return;
     if (alt.type === "preproc_else") return this.execList(alt.namedChildren, f);
