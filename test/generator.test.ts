@@ -29,18 +29,20 @@ const OBJS: Record<Version, string[]> = {
   ],
 };
 
-const SERIES: [Version, string][] = [
-  ["6.1", "non-coherent-dma"],
-  ["6.12", "non-coherent-dma"],
-  ["6.12", "mem-wc"],
-  ["6.12", "mem-dma"],
+const SERIES: [Version, string, string[]][] = [
+  ["6.1", "non-coherent-dma", []],
+  ["6.12", "non-coherent-dma", []],
+  ["6.12", "mem-wc", []],
+  ["6.12", "mem-dma", []],
+  // The whole function regenerated from the policy instead of the proposal's rules inserted.
+  ["6.1", "non-coherent-dma", ["--rewrite"]],
 ];
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), "kspec-gen-"));
 }
 
-describe.each(SERIES)("the %s series for %s", (v, flag) => {
+describe.each(SERIES)("the %s series for %s %j", (v, flag, extra) => {
   it(
     "applies with git am, is checkpatch-clean, compiles after every patch, builds its selftest, and checks equal",
     () => {
