@@ -231,6 +231,22 @@ export class Interpreter {
 
   // ---- problems and locations --------------------------------------------------------------------------
 
+  /**
+   * A field of a node, or a problem at its line when the grammar left it out (GNU extensions, error recovery):
+   * never a crash on odd input.
+   */
+  private req(n: SyntaxNode, field: string, f: Frame): SyntaxNode {
+    const c = n.childForFieldName(field);
+    if (!c)
+      this.fail(
+        "unmodeled-construct",
+        `${constructName(n)} without ${field}`,
+        this.loc(f, n),
+        `${constructName(n)} without its ${field} is not modeled`,
+      );
+    return c;
+  }
+
   private fail(kind: string, name: string, at: CLoc, message: string): never {
     throw new Unverifiable({ kind, name, file: at.file, line: at.line, message });
   }
@@ -354,8 +370,8 @@ export class Interpreter {
       case "declaration":
         return this.declare(s, f);
       case "if_statement": {
-        const cond = this.truth(this.eval(s.childForFieldName("condition")!, f), f, s);
-        if (cond) return this.exec(s.childForFieldName("consequence")!, f);
+        const cond = this.truth(this.eval(this.req(s, "condition", f), f), f, s);
+        if (cond) return this.exec(this.req(s, "consequence", f), f);
         const alt = s.childForFieldName("alternative");
         if (alt)
           return this.exec(
@@ -369,7 +385,7 @@ export class Interpreter {
         throw new ReturnSig(e ? this.eval(e, f) : undefined, s);
       }
       case "goto_statement":
-        throw new GotoSig(s.childForFieldName("label")!.text, s);
+        throw new GotoSig(this.req(s, "label", f).text, s);
       case "labeled_statement": {
         const inner = s.namedChildren.filter(
           (c) => c.type !== "statement_identifier" && c.type !== "comment",
@@ -399,11 +415,11 @@ export class Interpreter {
   private execPreproc(s: SyntaxNode, f: Frame): void {
     let taken: boolean;
     if (s.type === "preproc_ifdef") {
-      const name = s.childForFieldName("name")!.text;
+      const name = this.req(s, "name", f).text;
       const negate = s.child(0)!.type === "#ifndef";
       taken = this.configDefined(name, f, s) !== negate;
     } else {
-      taken = this.preprocCond(s.childForFieldName("condition")!, f);
+      taken = this.preprocCond(this.req(s, "condition", f), f);
     }
     const alt = s.childForFieldName("alternative");
     // Node objects are not unique per node in the tree-sitter binding: compare positions, not identities.
@@ -439,25 +455,19 @@ export class Interpreter {
         return this.configDefined(c.namedChildren[0].text, f, c);
       case "unary_expression":
         if (c.childForFieldName("operator")?.text === "!")
-          return !this.preprocCond(c.childForFieldName("argument")!, f);
+          return !this.preprocCond(this.req(c, "argument", f), f);
         break;
       case "binary_expression": {
-        const op = c.childForFieldName("operator")!.text;
+        const op = this.req(c, "operator", f).text;
         if (op === "&&")
-          return (
-            this.preprocCond(c.childForFieldName("left")!, f) &&
-            this.preprocCond(c.childForFieldName("right")!, f)
-          );
+          return this.preprocCond(this.req(c, "left", f), f) && this.preprocCond(this.req(c, "right", f), f);
         if (op === "||")
-          return (
-            this.preprocCond(c.childForFieldName("left")!, f) ||
-            this.preprocCond(c.childForFieldName("right")!, f)
-          );
+          return this.preprocCond(this.req(c, "left", f), f) || this.preprocCond(this.req(c, "right", f), f);
         break;
       }
       case "call_expression": {
-        const fn = c.childForFieldName("function")!.text;
-        const args = c.childForFieldName("arguments")!.namedChildren;
+        const fn = this.req(c, "function", f).text;
+        const args = this.req(c, "arguments", f).namedChildren;
         if (["IS_ENABLED", "IS_BUILTIN", "IS_REACHABLE"].includes(fn) && args.length === 1)
           return this.configDefined(args[0].text, f, c);
         break;
@@ -586,8 +596,8 @@ export class Interpreter {
       case "identifier":
         return this.identifier(e, f);
       case "unary_expression": {
-        const op = e.childForFieldName("operator")!.text;
-        const a = this.eval(e.childForFieldName("argument")!, f);
+        const op = this.req(e, "operator", f).text;
+        const a = this.eval(this.req(e, "argument", f), f);
         if (op === "!") return int(!this.truth(a, f, e));
         const n = this.num(a, f, e);
         if (op === "~") return int(~n);
@@ -598,28 +608,31 @@ export class Interpreter {
       case "binary_expression":
         return this.binary(e, f);
       case "conditional_expression": {
-        const c = this.truth(this.eval(e.childForFieldName("condition")!, f), f, e);
+        const cv = this.eval(this.req(e, "condition", f), f);
+        const c = this.truth(cv, f, e);
+        // GNU C's `a ?: b` has no middle operand: the condition's value itself when it is true.
+        if (c && !e.childForFieldName("consequence")) return cv;
         return this.eval(e.childForFieldName(c ? "consequence" : "alternative")!, f);
       }
       case "cast_expression": {
-        const td = e.childForFieldName("type")!;
+        const td = this.req(e, "type", f);
         const t = this.typeOf(td.childForFieldName("type"), td.childForFieldName("declarator"), f);
-        return this.convert(this.eval(e.childForFieldName("value")!, f), t, f, e);
+        return this.convert(this.eval(this.req(e, "value", f), f), t, f, e);
       }
       case "assignment_expression":
         return this.assign(e, f);
       case "update_expression": {
-        const arg = e.childForFieldName("argument")!;
+        const arg = this.req(e, "argument", f);
         const b = this.lvalue(arg, f);
         const old = this.num(this.read(arg.text, b, f, arg), f, e);
-        const op = e.childForFieldName("operator")!.text;
+        const op = this.req(e, "operator", f).text;
         b.val = this.convert(int(op === "++" ? old + 1n : old - 1n), b.type, f, e);
         delete b.input;
         return e.child(0)!.type === op ? b.val : int(old);
       }
       case "comma_expression": {
-        this.eval(e.childForFieldName("left")!, f);
-        return this.eval(e.childForFieldName("right")!, f);
+        this.eval(this.req(e, "left", f), f);
+        return this.eval(this.req(e, "right", f), f);
       }
       case "call_expression":
         return this.call(e, f);
@@ -663,10 +676,10 @@ export class Interpreter {
   }
 
   private assign(e: SyntaxNode, f: Frame): Val {
-    const left = e.childForFieldName("left")!;
-    const op = e.childForFieldName("operator")!.text;
+    const left = this.req(e, "left", f);
+    const op = this.req(e, "operator", f).text;
     const b = this.lvalue(left, f);
-    const rhs = this.eval(e.childForFieldName("right")!, f);
+    const rhs = this.eval(this.req(e, "right", f), f);
     let v: Val = rhs;
     if (op !== "=") {
       const cur = this.read(left.text, b, f, left);
@@ -678,9 +691,9 @@ export class Interpreter {
   }
 
   private binary(e: SyntaxNode, f: Frame): Val {
-    const op = e.childForFieldName("operator")!.text;
-    const l = e.childForFieldName("left")!;
-    const r = e.childForFieldName("right")!;
+    const op = this.req(e, "operator", f).text;
+    const l = this.req(e, "left", f);
+    const r = this.req(e, "right", f);
     if (op === "&&") return int(this.truth(this.eval(l, f), f, l) && this.truth(this.eval(r, f), f, r));
     if (op === "||") return int(this.truth(this.eval(l, f), f, l) || this.truth(this.eval(r, f), f, r));
     return this.arith(op, this.eval(l, f), this.eval(r, f), f, e);
@@ -771,8 +784,8 @@ export class Interpreter {
   }
 
   private field(e: SyntaxNode, f: Frame): Val {
-    const base = this.eval(e.childForFieldName("argument")!, f);
-    const name = e.childForFieldName("field")!.text;
+    const base = this.eval(this.req(e, "argument", f), f);
+    const name = this.req(e, "field", f).text;
     const arrow = e.childForFieldName("operator")?.text ?? (e.text.includes("->") ? "->" : ".");
     const desc = `${base.k === "opaque" ? base.desc : "?"}${arrow}${name}`;
     if (base.k !== "opaque") this.fail("unmodeled-value", desc, this.loc(f, e), `${desc} is not modeled`);
@@ -892,8 +905,8 @@ export class Interpreter {
   // ---- calls -----------------------------------------------------------------------------------------------
 
   private call(e: SyntaxNode, f: Frame): Val {
-    const callee = e.childForFieldName("function")!;
-    const argNodes = e.childForFieldName("arguments")!.namedChildren.filter((c) => c.type !== "comment");
+    const callee = this.req(e, "function", f);
+    const argNodes = this.req(e, "arguments", f).namedChildren.filter((c) => c.type !== "comment");
     if (callee.type !== "identifier")
       this.fail(
         "unmodeled-construct",
