@@ -6,7 +6,7 @@ import { compareFns, type DiffGroup } from "../spec/compare.js";
 import { evaluate, expand, type Env, type ExploreOptions, type Result } from "../spec/evaluate.js";
 import type { Policy } from "../spec/ir.js";
 import { domainOf, type InputValue } from "../spec/vocabulary.js";
-import { extractWith, runner, type Extraction, type FunctionInfo } from "./extract.js";
+import { extractWith, maskSide, runner, type Extraction, type FunctionInfo } from "./extract.js";
 import type { CLoc, Interpreter, Problem } from "./interp.js";
 
 export type Verdict =
@@ -39,14 +39,8 @@ export function checkPolicy(
   const x: Extraction = extractWith(interp, fn, opts);
   if (x.kind === "unverifiable")
     return { verdict: "unverifiable", fn, inputs: x.inputs, problems: x.problems };
-  const run = runner(interp);
   const cmp = compareFns(
-    (env) => {
-      const r = run(env);
-      // Extraction above ran every path; a problem here would mean the interpreter is not deterministic.
-      if (!r.ok) throw new Error(`internal: ${r.problem.message}`);
-      return { mask: r.mask, origin: r.ret };
-    },
+    maskSide(runner(interp)),
     (env) => {
       const r = evaluate(policy, env);
       return { mask: r.mask, origin: r };

@@ -86,6 +86,18 @@ export function runner(interp: Interpreter): (env: Env) => RunResult {
   };
 }
 
+/**
+ * The runner as one side of a comparison: the mask and the return that produced it. Callers extract first, so
+ * a problem here would mean the interpreter is not deterministic.
+ */
+export function maskSide(run: (env: Env) => RunResult): (env: Env) => { mask: number; origin: CLoc } {
+  return (env) => {
+    const r = run(env);
+    if (!r.ok) throw new Error(`internal: ${r.problem.message}`);
+    return { mask: r.mask, origin: r.ret };
+  };
+}
+
 export function extractWith(
   interp: Interpreter,
   fn: FunctionInfo,

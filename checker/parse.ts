@@ -57,6 +57,17 @@ export function syntaxErrors(n: SyntaxNode, out: SyntaxNode[] = []): SyntaxNode[
   return out;
 }
 
+/** Every node under `n` (itself included) that `pred` accepts, in document order. */
+export function descendants(n: SyntaxNode, pred: (n: SyntaxNode) => boolean): SyntaxNode[] {
+  const out: SyntaxNode[] = [];
+  const visit = (x: SyntaxNode): void => {
+    if (pred(x)) out.push(x);
+    for (const c of x.namedChildren) visit(c);
+  };
+  visit(n);
+  return out;
+}
+
 /** The name a function_definition (or declaration) declares, looking through pointer declarators. */
 export function declaredName(decl: SyntaxNode | null): string | undefined {
   let d = decl;

@@ -4,7 +4,15 @@
 
 import { Preprocessor } from "./cpp.js";
 import { constantsOf } from "./interp.js";
-import { declaredName, findFunctions, functionDeclarator, lineOf, parseC, type SyntaxNode } from "./parse.js";
+import {
+  declaredName,
+  descendants,
+  findFunctions,
+  functionDeclarator,
+  lineOf,
+  parseC,
+  type SyntaxNode,
+} from "./parse.js";
 import type { KernelTree } from "./tree.js";
 
 export interface Finding {
@@ -31,21 +39,8 @@ export interface PlumbingReport {
 
 const UAPI = "include/uapi/linux/kvm.h";
 
-function walk(n: SyntaxNode, f: (n: SyntaxNode) => void): void {
-  f(n);
-  for (const c of n.namedChildren) walk(c, f);
-}
-
-function nodes(root: SyntaxNode, pred: (n: SyntaxNode) => boolean): SyntaxNode[] {
-  const out: SyntaxNode[] = [];
-  walk(root, (n) => {
-    if (pred(n)) out.push(n);
-  });
-  return out;
-}
-
 function defineNames(text: string, re: RegExp): { name: string; line: number }[] {
-  return nodes(parseC(text).rootNode, (n) => n.type === "preproc_def")
+  return descendants(parseC(text).rootNode, (n) => n.type === "preproc_def")
     .map((n) => ({ name: n.childForFieldName("name")!.text, line: lineOf(n) }))
     .filter((d) => re.test(d.name));
 }
@@ -55,7 +50,7 @@ function usesIn(tree: KernelTree, file: string, fn: string, ident: string): numb
   const text = tree.read(file);
   if (!text || !text.includes(ident)) return [];
   return findFunctions(parseC(text).rootNode, fn).flatMap((f) =>
-    nodes(f, (n) => n.type === "identifier" && n.text === ident).map(lineOf),
+    descendants(f, (n) => n.type === "identifier" && n.text === ident).map(lineOf),
   );
 }
 
@@ -83,11 +78,11 @@ function signatureProblems(tree: KernelTree): Finding[] {
   const sigs: { what: string; file: string; line: number; types: string[] }[] = [];
   const host = tree.read("arch/x86/include/asm/kvm_host.h");
   if (host) {
-    const member = nodes(
+    const member = descendants(
       parseC(host).rootNode,
       (n) => n.type === "field_declaration" && /\(\s*\*\s*get_mt_mask\s*\)/.test(n.text),
     )[0];
-    const fd = member && nodes(member, (n) => n.type === "function_declarator")[0];
+    const fd = member && descendants(member, (n) => n.type === "function_declarator")[0];
     if (fd)
       sigs.push({
         what: "kvm_x86_ops.get_mt_mask",
@@ -109,14 +104,14 @@ function signatureProblems(tree: KernelTree): Finding[] {
         types: paramTypes(functionDeclarator(def)!),
       });
     }
-    for (const d of nodes(root, (n) => n.type === "declaration")) {
+    for (const d of descendants(root, (n) => n.type === "declaration")) {
       for (const fd of d
         .childrenForFieldName("declarator")
         .filter((x) => x.type === "function_declarator" && declaredName(x) === "vmx_get_mt_mask")) {
         sigs.push({ what: "vmx_get_mt_mask() prototype", file, line: lineOf(d), types: paramTypes(fd) });
       }
     }
-    for (const c of nodes(
+    for (const c of descendants(
       root,
       (n) => n.type === "call_expression" && /get_mt_mask\b/.test(n.childForFieldName("function")!.text),
     )) {
@@ -272,7 +267,7 @@ export function plumbing(
           line: c.line,
         });
     }
-    const helper = nodes(parseC(hostH).rootNode, (n) => n.type === "function_definition").find(
+    const helper = descendants(parseC(hostH).rootNode, (n) => n.type === "function_definition").find(
       (f) => /\bkvm_slot_\w+\s*\(/.test(f.text.split("{")[0]) && f.text.includes(m.name),
     );
     if (helper)
@@ -317,7 +312,7 @@ export function plumbing(
         const t = tree.read(f);
         return !!t && t.includes(fn) && findFunctions(parseC(t).rootNode, fn).length > 0;
       });
-    for (const c of nodes(parseC(text).rootNode, (n) => n.type === "call_expression")) {
+    for (const c of descendants(parseC(text).rootNode, (n) => n.type === "call_expression")) {
       const fn = c.childForFieldName("function")!.text;
       if (/^kvm_slot_\w+$/.test(fn) && !new RegExp(`\\b${fn}\\b`).test(old) && !helperDefined(fn)) {
         problems.push({
@@ -328,7 +323,7 @@ export function plumbing(
         });
       }
     }
-    for (const id of nodes(
+    for (const id of descendants(
       parseC(text).rootNode,
       (n) => n.type === "identifier" && /^KVM_(MEM|CAP)_/.test(n.text),
     )) {

@@ -3,7 +3,6 @@
 // consistent; at the end, the check against the policy. The tree on disk is never written.
 
 import { compareFns, type DiffGroup } from "../spec/compare.js";
-import type { Env } from "../spec/evaluate.js";
 import type { Policy } from "../spec/ir.js";
 import { checkPolicy, type Verdict } from "./check.js";
 import {
@@ -17,7 +16,7 @@ import type { CLoc, Problem } from "./interp.js";
 import { applyTo, type Patch } from "./patchset.js";
 import { plumbing, type Finding, type PlumbingReport } from "./plumbing.js";
 import type { KernelTree } from "./tree.js";
-import { runner } from "./extract.js";
+import { maskSide, runner } from "./extract.js";
 
 export interface Meaning {
   /** Unchanged, changed (with the rows), or not extractable before/after. */
@@ -69,12 +68,7 @@ function meaning(before: KernelTree, after: KernelTree, flagMacros: readonly str
       problems: b.x.kind === "unverifiable" ? b.x.problems : a.x.kind === "unverifiable" ? a.x.problems : [],
     };
   }
-  const side = (r: ReturnType<typeof runner>) => (env: Env) => {
-    const v = r(env);
-    if (!v.ok) throw new Error(`internal: ${v.problem.message}`);
-    return { mask: v.mask, origin: v.ret };
-  };
-  const cmp = compareFns(side(a.run), side(b.run), (o) => `${o.file}:${o.line}`);
+  const cmp = compareFns(maskSide(a.run), maskSide(b.run), (o) => `${o.file}:${o.line}`);
   return { kind: cmp.equal ? "unchanged" : "changed", fn: b.info, groups: cmp.groups, problems: [] };
 }
 

@@ -3,31 +3,21 @@
 
 import { InputError } from "../spec/errors.js";
 import {
+  descendants,
   findFunctions,
   functionDeclarator,
   declaredName,
   parseC,
   type SyntaxNode,
 } from "../checker/parse.js";
+
+export { descendants };
 import type { KernelTree } from "../checker/tree.js";
 
 export function readOrFail(tree: KernelTree, file: string, why: string): string {
   const t = tree.read(file);
   if (t === undefined) throw new InputError(`${file} is missing from the tree (needed for ${why})`);
   return t;
-}
-
-export function walk(n: SyntaxNode, visit: (n: SyntaxNode) => void): void {
-  visit(n);
-  for (const c of n.namedChildren) walk(c, visit);
-}
-
-export function descendants(n: SyntaxNode, pred: (n: SyntaxNode) => boolean): SyntaxNode[] {
-  const out: SyntaxNode[] = [];
-  walk(n, (x) => {
-    if (pred(x)) out.push(x);
-  });
-  return out;
 }
 
 /** #define NAME VALUE nodes (object-like) anywhere in a file, in order. */

@@ -12,14 +12,7 @@ import { checkPolicy } from "../checker/check.js";
 import { Preprocessor } from "../checker/cpp.js";
 import { extractWith, locateFunction } from "../checker/extract.js";
 import { Interpreter } from "../checker/interp.js";
-import {
-  declaredName,
-  findFunctions,
-  functionDeclarator,
-  hasStorageClass,
-  parseC,
-  type SyntaxNode,
-} from "../checker/parse.js";
+import { findFunctions, hasStorageClass, parseC, type SyntaxNode } from "../checker/parse.js";
 import { KernelTree } from "../checker/tree.js";
 import { expand } from "../spec/evaluate.js";
 import { resolvePolicy } from "../spec/resolve.js";

@@ -1,12 +1,11 @@
 // Command stage: `kspec diff` — the semantic difference of a kernel function between two trees.
 
 import { compareFns } from "../../spec/compare.js";
-import type { Env } from "../../spec/evaluate.js";
 import { cubeToJson, formatCube } from "../../spec/cubes.js";
 import { InputError } from "../../spec/errors.js";
 import { describeMask } from "../../spec/memtypes.js";
 import { KernelTree } from "../../checker/tree.js";
-import { extractWith, openFunction, runner, DEFAULT_FUNCTION } from "../../checker/extract.js";
+import { extractWith, maskSide, openFunction, runner, DEFAULT_FUNCTION } from "../../checker/extract.js";
 import { str, type Command } from "../command.js";
 import { json } from "../io.js";
 import { flagMacros } from "../kernel.js";
@@ -43,13 +42,8 @@ Exit: 0 same meaning, 1 different, 2 when either function cannot be modeled or o
       }
     }
     const [a, b] = sides;
-    const side = (s: (typeof sides)[number]) => (env: Env) => {
-      const r = s.run(env);
-      if (!r.ok) throw new Error(`internal: ${r.problem.message}`);
-      return { mask: r.mask, origin: r.ret };
-    };
     // Grouped by the two masks only: where the C returns from is detail, the change is what matters here.
-    const cmp = compareFns(side(a), side(b), () => "");
+    const cmp = compareFns(maskSide(a.run), maskSide(b.run), () => "");
     const onlyA = a.x.inputs.filter((i) => !b.x.inputs.includes(i));
     const onlyB = b.x.inputs.filter((i) => !a.x.inputs.includes(i));
     if (values.json) {

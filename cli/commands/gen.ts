@@ -5,7 +5,6 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   realpathSync,
   renameSync,
   rmSync,
@@ -16,7 +15,6 @@ import { basename, dirname, join, relative, resolve } from "node:path";
 import { InputError } from "../../spec/errors.js";
 import { builtinFlags, loadFlag } from "../../spec/flags.js";
 import { loadPart, resolvePolicy, splitExpression } from "../../spec/resolve.js";
-import { ROOT } from "../../spec/root.js";
 import { generate } from "../../generator/series.js";
 import { importTree } from "../../checker/import.js";
 import { DRAFT_AUTHOR, formatSeries, type Identity } from "../../generator/patch.js";
