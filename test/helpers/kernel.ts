@@ -12,7 +12,9 @@ export const CACHE = process.env.KSPEC_CACHE ?? join(homedir(), ".cache", "kspec
 
 export interface Sh {
   code: number;
+  /** Standard output and error together, for messages. */
   out: string;
+  stdout: string;
 }
 
 export function sh(
@@ -27,7 +29,7 @@ export function sh(
     encoding: "utf8",
     maxBuffer: 1 << 28,
   });
-  return { code: r.status ?? -1, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
+  return { code: r.status ?? -1, out: `${r.stdout ?? ""}${r.stderr ?? ""}`, stdout: r.stdout ?? "" };
 }
 
 function script(name: string, args: readonly string[]): Sh {
@@ -39,13 +41,14 @@ export function worktree(v: Version, name: string): { dir: string; base: string 
   const dir = join(CACHE, "work", `test-${v}-${name}`);
   const r = script("kernel-git.sh", [v, "--fresh-worktree", dir]);
   if (r.code !== 0) throw new Error(`kernel-git.sh ${v}: ${r.out}`);
-  return { dir, base: r.out.trim().split("\n").pop()!.split(" ")[2] };
+  // Only standard output carries the answer: creating the repository first reports progress on stderr.
+  return { dir, base: r.stdout.trim().split("\n").pop()!.split(" ")[2] };
 }
 
 export function repo(v: Version): { dir: string; base: string } {
   const r = script("kernel-git.sh", [v]);
   if (r.code !== 0) throw new Error(`kernel-git.sh ${v}: ${r.out}`);
-  const [, dir, base] = r.out.trim().split("\n").pop()!.split(" ");
+  const [, dir, base] = r.stdout.trim().split("\n").pop()!.split(" ");
   return { dir, base };
 }
 
