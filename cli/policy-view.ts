@@ -1,12 +1,8 @@
 // Command stage: how rules and rows are shown — shared by eval, check and the JSON documents.
 
-import type { Rule } from "../spec/ir.js";
+import { ruleLabel } from "../spec/ir.js";
 import type { Result } from "../spec/evaluate.js";
 import { formatValue, type InputValue } from "../spec/vocabulary.js";
-
-export function ruleName(r: Rule | null): string {
-  return r ? r.name : "default";
-}
 
 export function rowJson(inputs: ReadonlyMap<string, InputValue>, res: Result) {
   return {
@@ -14,7 +10,7 @@ export function rowJson(inputs: ReadonlyMap<string, InputValue>, res: Result) {
     mask: res.mask,
     type: res.type,
     ipat: res.ipat,
-    rule: ruleName(res.rule),
+    rule: ruleLabel(res.rule),
   };
 }
 

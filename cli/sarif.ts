@@ -4,10 +4,9 @@
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import type { Verdict } from "../checker/check.js";
-import type { Policy } from "../spec/ir.js";
+import { ruleLabel, type Policy } from "../spec/ir.js";
 import { formatCube } from "../spec/cubes.js";
 import { describeMask } from "../spec/memtypes.js";
-import { ruleName } from "./policy-view.js";
 import { problemText } from "./verdict-view.js";
 import { VERSION } from "./version.js";
 
@@ -88,7 +87,7 @@ export function verdictResults(v: Verdict, policy: Policy): SarifResult[] {
     g.when.map((c) => ({
       ruleId: "kspec/differs",
       level: "error" as const,
-      message: `when ${formatCube(c)}: ${v.fn.name}() gives ${describeMask(g.a.mask)}, policy ${policy.name} ${ruleName(g.b.origin.rule)} gives ${describeMask(g.b.mask)}`,
+      message: `when ${formatCube(c)}: ${v.fn.name}() gives ${describeMask(g.a.mask)}, policy ${policy.name} ${ruleLabel(g.b.origin.rule)} gives ${describeMask(g.b.mask)}`,
       file: g.a.origin.file,
       line: g.a.origin.line,
       base: "KERNEL" as const,

@@ -5,10 +5,8 @@ import type { Verdict } from "../checker/check.js";
 import { counterexampleRows } from "../checker/check.js";
 import type { Problem } from "../checker/interp.js";
 import { cubeToJson, formatCube } from "../spec/cubes.js";
-import type { Policy } from "../spec/ir.js";
-import { formatLoc } from "../spec/ir.js";
+import { formatLoc, ruleLabel, type Policy } from "../spec/ir.js";
 import { describeMask, decodeMask } from "../spec/memtypes.js";
-import { ruleName } from "./policy-view.js";
 
 export const COUNTEREXAMPLE_LIMIT = 256;
 
@@ -83,7 +81,7 @@ export function verdictJson(v: Verdict, policy: Policy) {
           mask: g.b.mask,
           type: g.b.origin.type,
           ipat: g.b.origin.ipat,
-          rule: ruleName(rule),
+          rule: ruleLabel(rule),
           file: at.file,
           line: at.line,
         },
@@ -98,7 +96,7 @@ export function verdictJson(v: Verdict, policy: Policy) {
     groups: v.groups.map((g) => ({
       when: g.when.map(cubeToJson),
       c: { mask: g.a.mask, file: g.a.origin.file, line: g.a.origin.line },
-      spec: { mask: g.b.mask, rule: ruleName(g.b.origin.rule) },
+      spec: { mask: g.b.mask, rule: ruleLabel(g.b.origin.rule) },
     })),
     counterexamples,
     truncated,

@@ -7,7 +7,7 @@ import { cubeOf, formatCube } from "./cubes.js";
 import { evaluate, explore, policyInputs, type Env, type Result } from "./evaluate.js";
 import { effectiveRow, findHazards, type HazardFinding } from "./hazards.js";
 import type { Policy } from "./ir.js";
-import { formatLoc } from "./ir.js";
+import { formatLoc, ruleLabel } from "./ir.js";
 import { describeMask, PAT_TYPES } from "./memtypes.js";
 
 /** A plain-text table: columns padded to their widest cell, two spaces apart, no trailing blanks. */
@@ -21,8 +21,9 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
   return [line(headers), ...rows.map(line)].join("\n") + "\n";
 }
 
+/** The rule that decided a result. */
 export function ruleName(r: { rule: { name: string } | null }): string {
-  return r.rule ? r.rule.name : "default";
+  return ruleLabel(r.rule);
 }
 
 export function effectiveCells(mask: number): string[] {

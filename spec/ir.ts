@@ -8,6 +8,11 @@ export interface Loc {
   col: number;
 }
 
+/** A rule's name as tables show it; the default has none. */
+export function ruleLabel(r: { name: string } | null): string {
+  return r ? r.name : "default";
+}
+
 export function formatLoc(loc: Loc | undefined): string {
   return loc ? `${loc.file}:${loc.line}:${loc.col}` : "";
 }

@@ -5,7 +5,8 @@ import { policyInputs, truthTable } from "../../spec/evaluate.js";
 import { resolvePolicy } from "../../spec/resolve.js";
 import { str, type Command } from "../command.js";
 import { hex, json, table } from "../io.js";
-import { cell, rowJson, ruleName } from "../policy-view.js";
+import { cell, rowJson } from "../policy-view.js";
+import { ruleLabel } from "../../spec/ir.js";
 
 export const evalCmd: Command = {
   name: "eval",
@@ -33,7 +34,7 @@ Exit: 0, 2 on a bad policy (every validation error printed as file:line:col: mes
           ...inputs.map((n) => cell(r.inputs.get(n))),
           hex(r.result.mask),
           `${r.result.type}${r.result.ipat ? "|IPAT" : ""}`,
-          ruleName(r.result.rule),
+          ruleLabel(r.result.rule),
         ]),
       ),
     );
