@@ -7,7 +7,7 @@ import { cubeOf, mergeCubes, type Cube } from "../spec/cubes.js";
 import { InputError } from "../spec/errors.js";
 import { evaluate, explore, Need, ruleMatches, type Env } from "../spec/evaluate.js";
 import type { Cond, Loc, Outcome, Policy, Rule, TypeSource } from "../spec/ir.js";
-import { PAT_ONLY_CODES, RESERVED_CODES, decodeMask, encodeMask } from "../spec/memtypes.js";
+import { decodeMask, encodeMask, isEptCode } from "../spec/memtypes.js";
 import { domainOf, sortInputs, type InputValue } from "../spec/vocabulary.js";
 import { DEFAULT_FUNCTION, extractWith, openFunction, type CLeaf, type FunctionInfo } from "./extract.js";
 import type { CLoc } from "./interp.js";
@@ -68,7 +68,7 @@ function typeKey(t: TypeSource): string {
 }
 
 function constType(code: number, where: CLoc): TypeSource {
-  if (RESERVED_CODES.includes(code) || PAT_ONLY_CODES.includes(code)) {
+  if (!isEptCode(code)) {
     throw new InputError(
       `${where.file}:${where.line}: the C returns memory-type code ${code}, which a policy cannot hold (EPT misconfiguration)`,
     );
@@ -106,7 +106,7 @@ function pieces(leaves: readonly CLeaf[]): Piece[] {
       }
       const map: Record<string, number> = {};
       for (const w of g) map[String(w.env.get(input))] = decodeMask(w.mask).code;
-      if (Object.values(map).some((c) => RESERVED_CODES.includes(c) || PAT_ONLY_CODES.includes(c))) {
+      if (Object.values(map).some((c) => !isEptCode(c))) {
         next.push(...g);
         continue;
       }

@@ -68,6 +68,21 @@ export function descendants(n: SyntaxNode, pred: (n: SyntaxNode) => boolean): Sy
   return out;
 }
 
+/** Object-like `#define NAME VALUE` nodes anywhere in a file whose name matches, in order. */
+export function defines(
+  text: string,
+  name: RegExp,
+): { name: string; value: string; line: number; node: SyntaxNode }[] {
+  return descendants(parseC(text).rootNode, (n) => n.type === "preproc_def")
+    .map((node) => ({
+      name: node.childForFieldName("name")!.text,
+      value: node.childForFieldName("value")?.text.trim() ?? "",
+      line: lineOf(node),
+      node,
+    }))
+    .filter((d) => name.test(d.name));
+}
+
 /** The name a function_definition (or declaration) declares, looking through pointer declarators. */
 export function declaredName(decl: SyntaxNode | null): string | undefined {
   let d = decl;

@@ -6,6 +6,7 @@ import { Preprocessor } from "./cpp.js";
 import { constantsOf } from "./interp.js";
 import {
   declaredName,
+  defines,
   descendants,
   findFunctions,
   functionDeclarator,
@@ -38,12 +39,6 @@ export interface PlumbingReport {
 }
 
 const UAPI = "include/uapi/linux/kvm.h";
-
-function defineNames(text: string, re: RegExp): { name: string; line: number }[] {
-  return descendants(parseC(text).rootNode, (n) => n.type === "preproc_def")
-    .map((n) => ({ name: n.childForFieldName("name")!.text, line: lineOf(n) }))
-    .filter((d) => re.test(d.name));
-}
 
 /** Uses of an identifier inside a function of a file: [line] of each. */
 function usesIn(tree: KernelTree, file: string, fn: string, ident: string): number[] {
@@ -161,9 +156,9 @@ export function plumbing(
   const uapi = tree.read(UAPI) ?? "";
   const baseUapi = base.read(UAPI) ?? "";
   const value = constantsOf(tree, new Preprocessor(tree, UAPI));
-  const before = new Set(defineNames(baseUapi, /^KVM_(MEM|CAP)_/).map((d) => d.name));
-  const mems = defineNames(uapi, /^KVM_MEM_/);
-  const caps = defineNames(uapi, /^KVM_CAP_/);
+  const before = new Set(defines(baseUapi, /^KVM_(MEM|CAP)_/).map((d) => d.name));
+  const mems = defines(uapi, /^KVM_MEM_/);
+  const caps = defines(uapi, /^KVM_CAP_/);
   const newMems = mems.filter((d) => !before.has(d.name) || extra.includes(d.name));
   const newCaps = caps.filter((d) => !before.has(d.name));
 

@@ -3,6 +3,7 @@
 
 import { InputError } from "../spec/errors.js";
 import {
+  defines,
   descendants,
   findFunctions,
   functionDeclarator,
@@ -11,24 +12,13 @@ import {
   type SyntaxNode,
 } from "../checker/parse.js";
 
-export { descendants };
+export { defines, descendants };
 import type { KernelTree } from "../checker/tree.js";
 
 export function readOrFail(tree: KernelTree, file: string, why: string): string {
   const t = tree.read(file);
   if (t === undefined) throw new InputError(`${file} is missing from the tree (needed for ${why})`);
   return t;
-}
-
-/** #define NAME VALUE nodes (object-like) anywhere in a file, in order. */
-export function defines(text: string, name: RegExp): { name: string; value: string; node: SyntaxNode }[] {
-  return descendants(parseC(text).rootNode, (n) => n.type === "preproc_def")
-    .map((node) => ({
-      name: node.childForFieldName("name")!.text,
-      value: node.childForFieldName("value")?.text.trim() ?? "",
-      node,
-    }))
-    .filter((d) => name.test(d.name));
 }
 
 export function theFunction(
