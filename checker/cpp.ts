@@ -7,7 +7,7 @@
 // ambiguous, and the checker refuses to guess (the caller reports it as unverifiable).
 
 import { posix } from "node:path";
-import type { KernelTree } from "./tree.js";
+import type { Blocked, KernelTree } from "./tree.js";
 
 export interface MacroDef {
   name: string;
@@ -131,16 +131,27 @@ export class Preprocessor {
     readonly rootFile: string,
   ) {}
 
-  private resolveInclude(from: string, inc: { path: string; quoted: boolean }): string | undefined {
+  /** Includes that resolved to a path kspec refuses to read (a symlink out of the tree, an oversized file). */
+  readonly blocked: (Blocked & { from: string; line: number })[] = [];
+
+  private resolveInclude(
+    from: string,
+    inc: { path: string; quoted: boolean },
+    at: () => number,
+  ): string | undefined {
     const dirs = [...(inc.quoted ? [posix.dirname(from)] : []), ...SYSTEM_DIRS, ...KVM_DIRS];
-    for (const d of dirs) {
-      const p = posix.normalize(`${d}/${inc.path}`);
-      if (!p.startsWith("..") && this.tree.exists(p)) return p;
-    }
-    // asm/ headers the x86 build generates as wrappers of asm-generic (Kbuild generic-y).
-    if (inc.path.startsWith("asm/")) {
-      const g = `include/asm-generic/${inc.path.slice(4)}`;
-      if (this.tree.exists(g)) return g;
+    // asm/ headers the x86 build generates as wrappers of asm-generic (Kbuild generic-y) come last.
+    const candidates = dirs.map((d) => posix.normalize(`${d}/${inc.path}`));
+    if (inc.path.startsWith("asm/")) candidates.push(`include/asm-generic/${inc.path.slice(4)}`);
+    for (const p of candidates) {
+      if (p.startsWith("..") || p.startsWith("/")) continue;
+      const e = this.tree.entry(p);
+      if (e.kind === "file") return p;
+      if (e.kind === "outside" || e.kind === "too-large") {
+        // The compiler would read this file; kspec will not, so what it defines is unknown.
+        this.blocked.push({ path: p, entry: e, from, line: at() });
+        return undefined;
+      }
     }
     return undefined;
   }
@@ -155,6 +166,11 @@ export class Preprocessor {
     const seen = new Set<string>();
     const order: string[] = [];
     const queue = [...FORCED.filter((f) => this.tree.exists(f)), this.rootFile];
+    for (const f of FORCED) {
+      const e = this.tree.entry(f);
+      if (e.kind === "outside" || e.kind === "too-large")
+        this.blocked.push({ path: f, entry: e, from: f, line: 0 });
+    }
     while (queue.length) {
       const f = queue.shift()!;
       if (seen.has(f)) continue;
@@ -168,7 +184,8 @@ export class Preprocessor {
         else if (list[list.length - 1] !== f) list.push(f);
       }
       for (const m of text.matchAll(FAST_INCLUDE)) {
-        const r = this.resolveInclude(f, { path: m[1] ?? m[2], quoted: m[2] !== undefined });
+        const at = () => text.slice(0, m.index).split("\n").length;
+        const r = this.resolveInclude(f, { path: m[1] ?? m[2], quoted: m[2] !== undefined }, at);
         if (r && !seen.has(r)) queue.push(r);
       }
     }

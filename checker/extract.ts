@@ -7,7 +7,7 @@ import { sortInputs } from "../spec/vocabulary.js";
 import { Preprocessor } from "./cpp.js";
 import { Interpreter, Unverifiable, type CLoc, type Problem } from "./interp.js";
 import { findFunctions, lineOf, parseC, type SyntaxNode } from "./parse.js";
-import type { KernelTree } from "./tree.js";
+import { blockedKind, blockedMessage, type Blocked, type KernelTree } from "./tree.js";
 
 export const DEFAULT_FUNCTION = "vmx_get_mt_mask";
 /** Where vmx_get_mt_mask() has lived: vmx.c in every version so far; searched in this order, then all of kvm/. */
@@ -32,24 +32,33 @@ export type Extraction =
 export interface Located {
   info: FunctionInfo;
   node: SyntaxNode;
+  /** Files under the search directory kspec refused to read: one of them could define the function too. */
+  blocked: Blocked[];
 }
 
 /** The one definition of `name` under arch/x86/kvm (declarations such as x86_ops.h's are not definitions). */
 export function locateFunction(tree: KernelTree, name: string): Located {
   if (!/^[A-Za-z_]\w*$/.test(name)) throw new InputError(`not a C function name: ${name}`);
   const re = new RegExp(`\\b${name}\\s*\\(`);
-  const files = tree.list(SEARCH_DIR, (f) => f.endsWith(".c") || f.endsWith(".h"));
-  if (files.length === 0) throw new InputError(`${tree.root}: no ${SEARCH_DIR}/ (not an x86 kernel tree?)`);
+  const { files, blocked } = tree.listing(
+    SEARCH_DIR,
+    (f) => f.endsWith(".c") || f.endsWith(".h") || !/\.\w+$/.test(f),
+  );
+  if (files.length === 0 && blocked.length === 0)
+    throw new InputError(`${tree.root}: no ${SEARCH_DIR}/ (not an x86 kernel tree?)`);
   const found: Located[] = [];
   for (const file of files) {
+    if (!file.endsWith(".c") && !file.endsWith(".h")) continue;
     const text = tree.read(file);
     if (!text || !re.test(text)) continue;
     for (const node of findFunctions(parseC(text, file).rootNode, name)) {
-      found.push({ info: { name, file, line: lineOf(node) }, node });
+      found.push({ info: { name, file, line: lineOf(node) }, node, blocked });
     }
   }
   if (found.length === 0)
-    throw new InputError(`${name}() is not defined under ${SEARCH_DIR}/ of ${tree.root}`);
+    throw new InputError(
+      `${name}() is not defined under ${SEARCH_DIR}/ of ${tree.root}${blocked.length ? ` (not read: ${blocked.map(blockedMessage).join("; ")}) [${blockedKind(blocked[0])}]` : ""}`,
+    );
   if (found.length > 1) {
     throw new InputError(
       `${name}() is defined ${found.length} times: ${found.map((f) => `${f.info.file}:${f.info.line}`).join(", ")}`,
@@ -69,6 +78,7 @@ export function extract(tree: KernelTree, opts: ExtractOptions): Extraction {
   const loc = locateFunction(tree, opts.function ?? DEFAULT_FUNCTION);
   const interp = new Interpreter(tree, new Preprocessor(tree, loc.info.file), loc.node, loc.info.file, {
     flagMacros: opts.flagMacros,
+    blocked: loc.blocked,
   });
   return extractWith(interp, loc.info, opts);
 }
@@ -106,6 +116,8 @@ export function extractWith(
   const leaves = explore(runner(interp), opts);
   const inputs = sortInputs(leaves.flatMap((l) => [...l.env.keys()]));
   const problems = new Map<string, Problem>();
+  // A file the function's meaning may depend on that kspec refused to read: no verdict can be sure.
+  for (const p of interp.treeProblems()) problems.set(`${p.kind}\0${p.name}`, p);
   for (const l of leaves) {
     if (!l.value.ok) {
       const p = l.value.problem;
@@ -142,6 +154,7 @@ export function openFunction(
     info: loc.info,
     interp: new Interpreter(tree, new Preprocessor(tree, loc.info.file), loc.node, loc.info.file, {
       flagMacros,
+      blocked: loc.blocked,
     }),
   };
 }

@@ -14,7 +14,7 @@ import {
   parseC,
 } from "./parse.js";
 import { expandOnce, type Preprocessor } from "./cpp.js";
-import type { KernelTree } from "./tree.js";
+import { blockedKind, blockedMessage, type Blocked, type KernelTree } from "./tree.js";
 import { need, type Env } from "../spec/evaluate.js";
 import {
   VOCABULARY,
@@ -120,6 +120,8 @@ export interface InterpOptions {
   flagMacros: readonly string[];
   /** Step budget per run: a guard against pathological input, reported as a problem. */
   maxSteps?: number;
+  /** Paths kspec refused to read while locating the function. */
+  blocked?: readonly Blocked[];
 }
 
 class ReturnSig {
@@ -227,6 +229,31 @@ export class Interpreter {
       { file: this.file, line: this.fn.endPosition.row + 1 },
       "control reaches the end of the function without a return",
     );
+  }
+
+  /**
+   * Problems of the tree itself for this function: files it refused to read where the function was searched for,
+   * and headers of the function's include closure it refused to read (known once the closure was needed).
+   */
+  treeProblems(): Problem[] {
+    const out: Problem[] = [];
+    for (const b of this.opts.blocked ?? [])
+      out.push({ kind: blockedKind(b), name: b.path, file: b.path, line: 0, message: blockedMessage(b) });
+    // One problem per symlink that leaves the tree, however many headers lie beyond it.
+    const seen = new Set<string>();
+    for (const b of this.pp.blocked) {
+      const key = b.entry.kind === "outside" ? b.entry.via : b.path;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({
+        kind: blockedKind(b),
+        name: key,
+        file: b.from,
+        line: b.line,
+        message: `#include: ${blockedMessage(b)}`,
+      });
+    }
+    return out;
   }
 
   // ---- problems and locations --------------------------------------------------------------------------

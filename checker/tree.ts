@@ -1,9 +1,11 @@
 // Tree access stage: read-only access to a kernel tree, with an optional in-memory overlay of changed files
-// (patches are applied there, never on disk). Paths are tree-relative and may not leave the tree.
+// (patches are applied there, never on disk). Paths are tree-relative and may not leave the tree: not by `..`,
+// and not through a symlinked component whose real path lies outside the tree's root.
 
-import { existsSync, readFileSync, readdirSync, statSync, lstatSync, realpathSync } from "node:fs";
+import { lstatSync, readdirSync, realpathSync, statSync, type Dirent } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { InputError } from "../spec/errors.js";
+import { readBounded } from "../spec/files.js";
 
 /** A normalized tree-relative path, or an error for anything that could leave the tree. */
 export function safeRel(p: string): string {
@@ -15,84 +17,247 @@ export function safeRel(p: string): string {
   return n;
 }
 
+/** Kernel sources are at most a few hundred kilobytes; larger files are not read (memory stays bounded). */
+export const MAX_TREE_FILE = 16 << 20;
+
+/**
+ * What a tree path is. `outside`: the path, or a directory on the way to it, is a symlink whose real path lies
+ * outside the tree: never read. `too-large`: a file over MAX_TREE_FILE.
+ */
+export type Entry =
+  | { kind: "file" }
+  | { kind: "dir" }
+  | { kind: "missing" }
+  /** `via`: the symlink (the path itself or a directory on the way) whose real path is `target`. */
+  | { kind: "outside"; target: string; via: string }
+  | { kind: "too-large"; size: number };
+
+/** A path kspec refused to read, and why: reported as a located problem where the file was needed. */
+export interface Blocked {
+  path: string;
+  entry: Extract<Entry, { kind: "outside" | "too-large" }>;
+}
+
+/** The problem kind of a path kspec refused to read. */
+export function blockedKind(b: Blocked): "symlink-outside-tree" | "file-too-large" {
+  return b.entry.kind === "outside" ? "symlink-outside-tree" : "file-too-large";
+}
+
+export function blockedMessage(b: Blocked): string {
+  if (b.entry.kind === "outside" && b.entry.via !== b.path)
+    return `${b.path} is not read: ${b.entry.via} is a symlink to ${b.entry.target}, outside the kernel tree`;
+  return b.entry.kind === "outside"
+    ? `${b.path} is not read: it is a symlink to ${b.entry.target}, outside the kernel tree`
+    : `${b.path} is ${b.entry.size} bytes, over the ${MAX_TREE_FILE >> 20} MiB limit for a kernel source file: not read`;
+}
+
+/** The disk under a root, read once per path: real paths checked, directory listings cached. */
+class DiskSource {
+  readonly realRoot: string;
+  private readonly dirs = new Map<string, Map<string, Dirent> | Entry>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly texts = new Map<string, string>();
+  private readonly walks = new Map<string, { files: string[]; blocked: Blocked[] }>();
+
+  constructor(readonly root: string) {
+    this.realRoot = realpathSync(root);
+  }
+
+  private inside(real: string): boolean {
+    return real === this.realRoot || real.startsWith(this.realRoot + "/");
+  }
+
+  /** The entries of a directory, or why it cannot be listed. */
+  private listing(rel: string): Map<string, Dirent> | Entry {
+    let l = this.dirs.get(rel);
+    if (l) return l;
+    if (rel !== "") {
+      const e = this.entry(rel);
+      if (e.kind !== "dir") {
+        this.dirs.set(rel, e);
+        return e;
+      }
+    }
+    try {
+      l = new Map(readdirSync(join(this.root, rel), { withFileTypes: true }).map((d) => [d.name, d]));
+    } catch {
+      l = { kind: "missing" };
+    }
+    this.dirs.set(rel, l);
+    return l;
+  }
+
+  entry(rel: string): Entry {
+    let e = this.entries.get(rel);
+    if (e) return e;
+    const slash = rel.lastIndexOf("/");
+    const parent = slash < 0 ? "" : rel.slice(0, slash);
+    const l = this.listing(parent);
+    if (!(l instanceof Map)) e = l.kind === "outside" ? l : { kind: "missing" };
+    else {
+      const d = l.get(rel.slice(slash + 1));
+      if (!d) e = { kind: "missing" };
+      else if (d.isSymbolicLink()) {
+        // Any symlink, to a file or a directory: its real path decides, never its name.
+        let real: string | undefined;
+        try {
+          real = realpathSync(join(this.root, rel));
+        } catch {
+          real = undefined;
+        }
+        if (real === undefined) e = { kind: "missing" };
+        else if (!this.inside(real)) e = { kind: "outside", target: real, via: rel };
+        else e = this.typed(statSync(real));
+      } else e = this.typed(d.isDirectory() ? "dir" : d.isFile() ? lstatSync(join(this.root, rel)) : "other");
+    }
+    this.entries.set(rel, e);
+    return e;
+  }
+
+  private typed(st: import("node:fs").Stats | "dir" | "other"): Entry {
+    if (st === "dir") return { kind: "dir" };
+    if (st === "other") return { kind: "missing" };
+    if (st.isDirectory()) return { kind: "dir" };
+    if (!st.isFile()) return { kind: "missing" };
+    return st.size > MAX_TREE_FILE ? { kind: "too-large", size: st.size } : { kind: "file" };
+  }
+
+  read(rel: string): string | undefined {
+    if (this.entry(rel).kind !== "file") return undefined;
+    let t = this.texts.get(rel);
+    if (t === undefined) {
+      try {
+        t = readBounded(join(this.root, rel), MAX_TREE_FILE).toString("utf8");
+      } catch {
+        return undefined;
+      }
+      this.texts.set(rel, t);
+    }
+    return t;
+  }
+
+  /** Files under a directory, recursively, sorted; symlinks followed only where they stay inside the tree. */
+  files(rel: string): { files: string[]; blocked: Blocked[] } {
+    let w = this.walks.get(rel);
+    if (!w) {
+      w = { files: [], blocked: [] };
+      this.walk(rel, w.files, w.blocked, new Set());
+      this.walks.set(rel, w);
+    }
+    return w;
+  }
+
+  private walk(rel: string, out: string[], blocked: Blocked[], seen: Set<string>): void {
+    const l = this.listing(rel);
+    if (!(l instanceof Map)) {
+      if (l.kind === "outside") blocked.push({ path: rel, entry: l });
+      return;
+    }
+    let real: string;
+    try {
+      real = realpathSync(join(this.root, rel));
+    } catch {
+      return;
+    }
+    if (seen.has(real)) return; // a symlink loop inside the tree
+    seen.add(real);
+    for (const name of [...l.keys()].sort()) {
+      const r = rel === "" ? name : `${rel}/${name}`;
+      const e = this.entry(r);
+      if (e.kind === "dir") this.walk(r, out, blocked, seen);
+      else if (e.kind === "file") out.push(r);
+      else if (e.kind === "outside" || e.kind === "too-large") blocked.push({ path: r, entry: e });
+    }
+  }
+}
+
 export class KernelTree {
   readonly root: string;
+  private readonly source: DiskSource;
   private readonly overlay: ReadonlyMap<string, string | null>;
-  private readonly cache = new Map<string, string | undefined>();
-  private readonly dirCache = new Map<string, string[]>();
 
-  constructor(root: string, overlay: ReadonlyMap<string, string | null> = new Map()) {
+  constructor(root: string, overlay: ReadonlyMap<string, string | null> = new Map(), source?: DiskSource) {
     this.root = resolve(root);
+    this.source = source ?? new DiskSource(this.root);
     this.overlay = overlay;
   }
 
   static open(dir: string): KernelTree {
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError(`not a directory: ${dir}`);
-    if (!existsSync(join(dir, "Makefile")) || !existsSync(join(dir, "arch", "x86"))) {
-      throw new InputError(`not a kernel tree (no Makefile and arch/x86): ${dir}`);
+    let st;
+    try {
+      st = statSync(dir);
+    } catch {
+      throw new InputError(`not a directory: ${dir}`);
     }
-    return new KernelTree(dir);
+    if (!st.isDirectory()) throw new InputError(`not a directory: ${dir}`);
+    const tree = new KernelTree(dir);
+    if (tree.entry("Makefile").kind !== "file" || tree.entry("arch/x86").kind !== "dir")
+      throw new InputError(`not a kernel tree (no Makefile and arch/x86): ${dir}`);
+    return tree;
+  }
+
+  /** The real path of the root: an --out must not resolve inside it. */
+  get realRoot(): string {
+    return this.source.realRoot;
   }
 
   /** The same tree with files replaced (string) or deleted (null); the tree on disk is untouched. */
   withOverlay(changes: ReadonlyMap<string, string | null>): KernelTree {
     const merged = new Map(this.overlay);
     for (const [k, v] of changes) merged.set(safeRel(k), v);
-    return new KernelTree(this.root, merged);
+    return new KernelTree(this.root, merged, this.source);
   }
 
   get changedFiles(): string[] {
     return [...this.overlay.keys()].sort();
   }
 
+  /** What a path is in this state of the tree (the overlay first). */
+  entry(rel: string): Entry {
+    const p = safeRel(rel);
+    if (this.overlay.has(p)) return this.overlay.get(p) === null ? { kind: "missing" } : { kind: "file" };
+    // A directory component through which the path would leave the tree blocks the overlay's files too.
+    return this.source.entry(p);
+  }
+
+  /**
+   * Where a path, or a directory on the way to it, leaves the tree: applying a patch there is refused, as git
+   * apply refuses a path beyond a symbolic link.
+   */
+  escapes(rel: string): Blocked | undefined {
+    const path = safeRel(rel);
+    const parts = path.split("/");
+    for (let i = 1; i <= parts.length; i++) {
+      const p = parts.slice(0, i).join("/");
+      if (this.overlay.has(p)) return undefined;
+      const e = this.source.entry(p);
+      if (e.kind === "outside") return { path, entry: e };
+      if (e.kind !== "dir") return undefined;
+    }
+    return undefined;
+  }
+
   read(rel: string): string | undefined {
     const p = safeRel(rel);
     if (this.overlay.has(p)) return this.overlay.get(p) ?? undefined;
-    if (this.cache.has(p)) return this.cache.get(p);
-    let text: string | undefined;
-    const abs = join(this.root, p);
-    try {
-      // A symlink inside an untrusted tree could point anywhere; only regular files inside the root are read.
-      const st = lstatSync(abs);
-      if (st.isFile()) text = readFileSync(abs, "utf8");
-      else if (st.isSymbolicLink() && realpathSync(abs).startsWith(realpathSync(this.root) + "/")) {
-        text = readFileSync(abs, "utf8");
-      }
-    } catch {
-      text = undefined;
-    }
-    this.cache.set(p, text);
-    return text;
+    return this.source.read(p);
   }
 
   exists(rel: string): boolean {
-    return this.read(rel) !== undefined;
+    return this.entry(rel).kind === "file";
   }
 
   /** Files under a directory (recursively), disk and overlay, sorted; `filter` on the relative path. */
   list(dirRel: string, filter: (rel: string) => boolean): string[] {
+    return this.listing(dirRel, filter).files;
+  }
+
+  /** As list(), with the paths under the directory that kspec refused to read. */
+  listing(dirRel: string, filter: (rel: string) => boolean): { files: string[]; blocked: Blocked[] } {
     const key = safeRel(dirRel);
-    let all = this.dirCache.get(key);
-    if (!all) {
-      all = [];
-      const walk = (rel: string) => {
-        let entries;
-        try {
-          entries = readdirSync(join(this.root, rel), { withFileTypes: true });
-        } catch {
-          return;
-        }
-        for (const e of entries) {
-          const r = `${rel}/${e.name}`;
-          if (e.isDirectory()) walk(r);
-          else if (e.isFile()) all!.push(r);
-        }
-      };
-      walk(key);
-      this.dirCache.set(key, all);
-    }
-    const out = new Set(all.filter((f) => this.overlay.get(f) !== null));
+    const all = this.source.files(key);
+    const out = new Set(all.files.filter((f) => this.overlay.get(f) !== null));
     for (const [k, v] of this.overlay) if (v !== null && k.startsWith(key + "/")) out.add(k);
-    return [...out].filter(filter).sort();
+    return { files: [...out].filter(filter).sort(), blocked: all.blocked.filter((b) => filter(b.path)) };
   }
 }
