@@ -2,13 +2,13 @@
 // each file's diff with jsdiff, and applying it to a tree's in-memory overlay as strictly as `git apply`: context
 // must match, a hunk that does not apply is named. Untrusted input is only read; nothing is written to the tree.
 
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFile } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { applyPatch, parsePatch, type StructuredPatch, type StructuredPatchHunk } from "diff";
 import { InputError } from "../spec/errors.js";
-import { safeRel, type KernelTree } from "./tree.js";
+import { readBounded, tempDir } from "../spec/files.js";
+import { blockedMessage, safeRel, type KernelTree } from "./tree.js";
 
 /** Larger inputs are refused: a KVM series is a few hundred kilobytes; this bounds memory and time. */
 export const MAX_INPUT_BYTES = 8 << 20;
@@ -32,36 +32,32 @@ export interface Patch {
 
 const NUMBERED = /^\[([^\]]*?)\s*(\d+)\/(\d+)\]/;
 
-function run(cmd: string, args: string[], input?: string): string {
-  try {
-    return execFileSync(cmd, args, {
-      input,
-      encoding: "utf8",
-      stdio: ["pipe", "pipe", "pipe"],
-      maxBuffer: 4 * MAX_INPUT_BYTES,
-    });
-  } catch (e) {
-    const err = e as { code?: string; stderr?: string };
-    if (err.code === "ENOENT")
-      throw new InputError(`${cmd} is needed to read mail-formatted patches and is not installed`);
-    throw new InputError(`${cmd} ${args[0]}: ${(err.stderr ?? String(e)).trim().split("\n")[0]}`);
-  }
+/** Git's mail tools, run asynchronously so that an interrupt can remove the temporary directory meanwhile. */
+function run(cmd: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      cmd,
+      args,
+      { encoding: "utf8", maxBuffer: 4 * MAX_INPUT_BYTES },
+      (e, stdout, stderr) => {
+        if (!e) return resolve(stdout);
+        if ((e as NodeJS.ErrnoException).code === "ENOENT")
+          return reject(
+            new InputError(`${cmd} is needed to read mail-formatted patches and is not installed`),
+          );
+        reject(new InputError(`${cmd} ${args[0]}: ${(stderr || String(e)).trim().split("\n")[0]}`));
+      },
+    );
+    // A tool that does not read its standard input (mailsplit) may exit before it is written: not an error.
+    child.stdin?.on("error", () => {});
+    child.stdin?.end(input);
+  });
 }
 
 /** One input (a path or "-" for standard input) -> its patches, cover letters skipped (so possibly none). */
-export function readInput(arg: string, stdin: () => Buffer): Patch[] {
-  let buf: Buffer;
-  if (arg === "-") buf = stdin();
-  else {
-    try {
-      buf = readFileSync(arg);
-    } catch (e) {
-      throw new InputError(`cannot read ${arg}: ${(e as Error).message}`);
-    }
-  }
+export async function readInput(arg: string, stdin: () => Buffer): Promise<Patch[]> {
   const name = arg === "-" ? "<stdin>" : arg;
-  if (buf.length > MAX_INPUT_BYTES)
-    throw new InputError(`${name}: larger than the ${MAX_INPUT_BYTES >> 20} MiB limit for a patch input`);
+  const buf = arg === "-" ? stdin() : readBounded(arg, MAX_INPUT_BYTES);
   if (buf.includes(0)) throw new InputError(`${name}: binary data, not a patch`);
   const text = buf.toString("utf8");
   if (text.trim() === "") throw new InputError(`${name}: empty`);
@@ -73,16 +69,17 @@ export function readInput(arg: string, stdin: () => Buffer): Patch[] {
     );
   }
   const mbox = /^From /.test(text) ? text : `From kspec Mon Sep 17 00:00:00 2001\n${text}`;
-  const dir = mkdtempSync(join(tmpdir(), "kspec-mail-"));
+  const tmp = tempDir("kspec-mail-");
+  const dir = tmp.dir;
   try {
     writeFileSync(join(dir, "in.mbox"), mbox);
-    run("git", ["mailsplit", `-o${dir}`, join(dir, "in.mbox")]);
+    await run("git", ["mailsplit", `-o${dir}`, join(dir, "in.mbox")]);
     const mails = readdirSync(dir)
       .filter((f) => /^\d+$/.test(f))
       .sort();
     const out: Patch[] = [];
     for (const [i, m] of mails.entries()) {
-      const info = run(
+      const info = await run(
         "git",
         ["mailinfo", "-k", join(dir, "msg"), join(dir, "patch")],
         readFileSync(join(dir, m), "utf8"),
@@ -107,7 +104,7 @@ export function readInput(arg: string, stdin: () => Buffer): Patch[] {
     }
     return out;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    tmp.release();
   }
 }
 
@@ -137,7 +134,17 @@ export function orderSeries(patches: Patch[]): Patch[] {
       );
     seen.set(p.number!.n, p);
   }
-  // A part of a series is fine (patch 3/4 alone onto a tree that has 1-2): it is applied in numbered order.
+  // A part of a series is fine (patch 3/4 alone onto a tree that has 1-2): it is applied in numbered order. A
+  // hole inside the part is not: the patches after it would be checked against a state no one ever had.
+  const ns = [...seen.keys()].sort((a, b) => a - b);
+  const missing: number[] = [];
+  for (let n = ns[0]; n < ns[ns.length - 1]; n++) if (!seen.has(n)) missing.push(n);
+  if (missing.length) {
+    const tag = prefix ? `${prefix} ` : "";
+    throw new InputError(
+      `${missing.map((n) => `[${tag}${n}/${m}]`).join(", ")} ${missing.length === 1 ? "is" : "are"} missing from the series (got ${ns.join(", ")} of ${m})`,
+    );
+  }
   return [...numbered].sort((a, b) => a.number!.n - b.number!.n);
 }
 
@@ -146,6 +153,10 @@ const UNSUPPORTED: [RegExp, string][] = [
   [/^rename (from|to) /, "a rename"],
   [/^copy (from|to) /, "a copy"],
   [/^(old|new) mode /, "a mode change"],
+  // A symlink could point anywhere, and a gitlink is another repository: kspec reads only regular files.
+  [/^(new|deleted) file mode 120000$|^index \w+\.\.\w+ 120000$/, "a symlink"],
+  [/^(new|deleted) file mode 160000$|^index \w+\.\.\w+ 160000$/, "a submodule (gitlink)"],
+  [/^(new|deleted) file mode (?!100644$|100755$)\d+$/, "a file that is not a regular file"],
 ];
 
 /**
@@ -240,6 +251,10 @@ export function applyTo(tree: KernelTree, p: Patch): Applied {
   const current = (f: string) => (changes.has(f) ? (changes.get(f) ?? undefined) : tree.read(f));
   for (const fp of p.files) {
     const path = (fp.newPath ?? fp.oldPath)!;
+    for (const f of [fp.oldPath, fp.newPath]) {
+      const out = f && tree.escapes(f);
+      if (out) throw new InputError(`${label(p)}: ${blockedMessage(out)} [symlink-outside-tree]`);
+    }
     const old = fp.oldPath ? current(fp.oldPath) : undefined;
     if (fp.oldPath && old === undefined)
       throw new InputError(`${label(p)}: ${fp.oldPath} does not exist in the tree`);

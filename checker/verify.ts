@@ -17,6 +17,7 @@ import { applyTo, type Patch } from "./patchset.js";
 import { plumbing, type Finding, type PlumbingReport } from "./plumbing.js";
 import type { KernelTree } from "./tree.js";
 import { maskSide, runner } from "./extract.js";
+import { InputError } from "../spec/errors.js";
 
 export interface Meaning {
   /** Unchanged, changed (with the rows), or not extractable before/after. */
@@ -33,6 +34,8 @@ export interface StepReport {
   meaning: Meaning;
   plumbing: PlumbingReport;
   bisectable: boolean;
+  /** The function can be extracted after this patch: a step that cannot be checked is never "consistent". */
+  extractable: boolean;
 }
 
 export interface VerifyReport {
@@ -44,22 +47,26 @@ export interface VerifyReport {
   bisectable: boolean;
 }
 
-function open(
-  tree: KernelTree,
-  flagMacros: readonly string[],
-): { info: FunctionInfo; x: Extraction; run: ReturnType<typeof runner> } | undefined {
+type Opened = { info: FunctionInfo; x: Extraction; run: ReturnType<typeof runner> } | { problem: Problem };
+
+/** The function of a tree state, extracted; a state in which it cannot even be located is a problem too. */
+function open(tree: KernelTree, flagMacros: readonly string[]): Opened {
   try {
     const { info, interp } = openFunction(tree, DEFAULT_FUNCTION, flagMacros);
     return { info, x: extractWith(interp, info), run: runner(interp) };
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (!(e instanceof InputError)) throw e;
+    return {
+      problem: { kind: "not-located", name: DEFAULT_FUNCTION, file: "", line: 0, message: e.message },
+    };
   }
 }
 
 function meaning(before: KernelTree, after: KernelTree, flagMacros: readonly string[]): Meaning {
   const a = open(before, flagMacros);
   const b = open(after, flagMacros);
-  if (!a || !b) return { kind: "unverifiable", groups: [], problems: [] };
+  if ("problem" in b) return { kind: "unverifiable", groups: [], problems: [b.problem] };
+  if ("problem" in a) return { kind: "unverifiable", fn: b.info, groups: [], problems: [a.problem] };
   if (a.x.kind === "unverifiable" || b.x.kind === "unverifiable") {
     return {
       kind: "unverifiable",
@@ -98,6 +105,7 @@ export function verifySeries(
       meaning: m,
       plumbing: pl,
       bisectable: pl.problems.length === 0,
+      extractable: m.kind !== "unverifiable",
     });
     tree = applied.tree;
   }

@@ -7,6 +7,7 @@ import { relative, isAbsolute } from "node:path";
 import { ROOT, SPEC_CACHE } from "./root.js";
 import type { Loc } from "./ir.js";
 import { SpecError } from "./errors.js";
+import { readBounded, TooLarge } from "./files.js";
 
 export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 export type Path = readonly (string | number)[];
@@ -42,19 +43,14 @@ export async function loadSpecFile(file: string): Promise<LoadedFile> {
   const shown = displayPath(file);
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readBounded(file, LIMIT, shown).toString("utf8");
   } catch (e) {
     throw new SpecError([
       {
-        kind: "unreadable",
+        kind: e instanceof TooLarge ? "too-large" : "unreadable",
         loc: { file: shown, line: 1, col: 1 },
-        message: `cannot read: ${(e as Error).message}`,
+        message: e instanceof TooLarge ? `larger than ${LIMIT} bytes` : (e as Error).message,
       },
-    ]);
-  }
-  if (text.length > LIMIT) {
-    throw new SpecError([
-      { kind: "too-large", loc: { file: shown, line: 1, col: 1 }, message: `larger than ${LIMIT} bytes` },
     ]);
   }
   const cached = fromCache(file, text, shown);

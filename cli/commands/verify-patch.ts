@@ -1,7 +1,7 @@
 // Command stage: `kspec verify-patch` — a hand-written series applied in memory, checked step by step.
 
-import { readFileSync } from "node:fs";
 import { InputError } from "../../spec/errors.js";
+import { readStdin } from "../../spec/files.js";
 import { cubeToJson, formatCube } from "../../spec/cubes.js";
 import { defaultFlagMacros, loadFlag } from "../../spec/flags.js";
 import { describeMask } from "../../spec/memtypes.js";
@@ -17,7 +17,7 @@ import { problemText, verdictJson, verdictText } from "../verdict-view.js";
 import { sarifLog, verdictResults, type SarifResult } from "../sarif.js";
 
 function exitOf(r: VerifyReport): number {
-  if (r.final.verdict === "unverifiable") return 2;
+  if (r.final.verdict === "unverifiable" || r.steps.some((s) => !s.extractable)) return 2;
   return r.final.verdict === "differs" || !r.bisectable || r.incomplete.length ? 1 : 0;
 }
 
@@ -50,8 +50,9 @@ function stepText(s: StepReport, n: number): string {
     const pending = f.pending.map((d) => d.id).join(", ");
     out.push(`  plumbing of ${f.macro}: ${done || "nothing yet"}${pending ? `; not yet: ${pending}` : ""}`);
   }
-  if (s.bisectable) out.push("  consistent");
-  else {
+  if (!s.extractable) out.push("  NOT CHECKED: vmx_get_mt_mask() cannot be extracted after this patch");
+  if (s.bisectable && s.extractable) out.push("  consistent");
+  else if (!s.bisectable) {
     out.push("  NOT BISECTABLE after this patch:");
     for (const p of s.plumbing.problems) out.push(`    ${at(p)}${p.message}`);
   }
@@ -83,6 +84,7 @@ function reportJson(r: VerifyReport) {
         problems: s.plumbing.problems,
       },
       bisectable: s.bisectable,
+      extractable: s.extractable,
     })),
     incomplete: r.incomplete,
     final: verdictJson(r.final, r.policy),
@@ -115,6 +117,14 @@ function sarifResults(r: VerifyReport): SarifResult[] {
       }
     }
   }
+  for (const s of r.steps.filter((x) => !x.extractable))
+    for (const p of s.meaning.problems)
+      out.push({
+        ruleId: "kspec/unverifiable",
+        level: "error",
+        message: `after patch ${s.index} (${s.patch.subject}): ${problemText(p)}`,
+        ...(p.file ? { file: p.file, line: p.line, base: "KERNEL" as const } : {}),
+      });
   for (const f of r.incomplete)
     out.push({
       ruleId: "kspec/plumbing",
@@ -134,14 +144,17 @@ export const verifyPatch: Command = {
   usage: "kspec verify-patch --kernel DIR --policy P [--flag F] [--json|--sarif] PATCH...",
   details: `PATCH: a git format-patch file, an mbox holding a series (the cover letter is skipped), or - for standard input.
 Patches are applied in order (numbered [PATCH n/m] patches in their numbered order) to an in-memory copy of the
-tree, as strictly as git apply: context must match. Binary patches, renames, copies and mode changes are not
-supported. Inputs larger than ${MAX_INPUT_BYTES >> 20} MiB are refused.
+tree, as strictly as git apply: context must match. Binary patches, renames, copies, mode changes, symlinks
+and submodules are not supported; nor is a path through a symlink that leaves the tree. Inputs larger than ${MAX_INPUT_BYTES >> 20} MiB are refused.
 After each patch: the files it changes, whether vmx_get_mt_mask() changed meaning (rows before -> after), and the
 memslot-flag plumbing (flag bit free, accepted by check_memory_region_flags(), capability unique and reported,
 kvm_slot_*() helper, api.rst, get_mt_mask signatures agreeing); a contradiction makes the series not bisectable.
 At the end: check against P (a bare proposal applies to the tree's own function), and the plumbing complete.
 --flag F: the flag spec whose KVM_MEM_* bit is slotFlag (default: the built-in flags and any new KVM_MEM_* flag).
-Exit: 0 equal, bisectable and complete; 1 differs, not bisectable or incomplete; 2 unverifiable or bad input.`,
+A numbered series with a hole ([PATCH 2/4] missing between 1/4 and 3/4) is refused. A step after which the
+function cannot be extracted is reported as not checked.
+Exit: 0 equal, bisectable and complete; 1 differs, not bisectable or incomplete; 2 unverifiable (at the end or
+after any step) or bad input.`,
   options: {
     kernel: { type: "string" },
     policy: { type: "string" },
@@ -161,10 +174,9 @@ Exit: 0 equal, bisectable and complete; 1 differs, not bisectable or incomplete;
     if (positionals.filter((p) => p === "-").length > 1)
       throw new InputError("standard input can be read once");
     const tree = kernelTree(values);
-    let stdin: Buffer | undefined;
-    const patches: Patch[] = orderSeries(
-      positionals.flatMap((a) => readInput(a, () => (stdin ??= readFileSync(0)))),
-    );
+    const read: Patch[] = [];
+    for (const a of positionals) read.push(...(await readInput(a, () => readStdin(MAX_INPUT_BYTES))));
+    const patches = orderSeries(read);
     let macros: string[];
     if (str(values, "flag")) macros = [(await loadFlag(str(values, "flag")!)).macro];
     else {
@@ -176,7 +188,8 @@ Exit: 0 equal, bisectable and complete; 1 differs, not bisectable or incomplete;
     const policy = await resolvePolicy(expr, async () => importTree(tree, macros));
     const r = verifySeries(tree, patches, policy, macros);
     if (values.json) io.out(json(reportJson(r)));
-    else if (values.sarif) io.out(json(sarifLog(sarifResults(r), str(values, "kernel"))));
+    else if (values.sarif)
+      io.out(json(sarifLog([{ kernel: str(values, "kernel"), results: sarifResults(r) }])));
     else {
       io.out(
         `verify-patch: ${patches.length} patch${patches.length === 1 ? "" : "es"} on ${tree.root}, policy ${policy.name}\n\n`,
@@ -189,7 +202,10 @@ Exit: 0 equal, bisectable and complete; 1 differs, not bisectable or incomplete;
           : "plumbing complete\n",
       );
       const bad = r.steps.filter((s) => !s.bisectable).map((s) => s.index);
-      io.out(bad.length ? `not bisectable: patch ${bad.join(", ")}\n` : "every step consistent\n");
+      const unchecked = r.steps.filter((s) => !s.extractable).map((s) => s.index);
+      if (bad.length) io.out(`not bisectable: patch ${bad.join(", ")}\n`);
+      if (unchecked.length) io.out(`not checked (function not extractable): patch ${unchecked.join(", ")}\n`);
+      if (!bad.length && !unchecked.length) io.out("every step consistent\n");
     }
     return exitOf(r);
   },

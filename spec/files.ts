@@ -1,0 +1,123 @@
+// Input stage: bounded reads of untrusted files and of standard input. Reading stops at the limit plus one byte,
+// so that a huge file or an endless pipe (`yes | kspec ...`) costs at most the limit in memory and time.
+
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { InputError } from "./errors.js";
+
+export class TooLarge extends InputError {
+  constructor(
+    readonly what: string,
+    readonly limit: number,
+  ) {
+    super(`${what}: larger than the ${formatBytes(limit)} limit`);
+  }
+}
+
+export function formatBytes(n: number): string {
+  return n >= 1 << 20 && n % (1 << 20) === 0
+    ? `${n >> 20} MiB`
+    : n >= 1024
+      ? `${Math.round(n / 1024)} KiB`
+      : `${n} bytes`;
+}
+
+const CHUNK = 1 << 16;
+
+/** Blocks the thread briefly: standard input may be a non-blocking pipe that has no data yet. */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function readFd(fd: number, what: string, limit: number): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, limit + 1 - total));
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EAGAIN") {
+        pause(5);
+        continue;
+      }
+      if (code === "EOF") break;
+      throw new InputError(`cannot read ${what}: ${(e as Error).message}`);
+    }
+    if (n === 0) break;
+    chunks.push(buf.subarray(0, n));
+    total += n;
+    if (total > limit) throw new TooLarge(what, limit);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** A file's bytes, or an InputError: unreadable, not a regular file, or over `limit` bytes. */
+export function readBounded(file: string, limit: number, what = file): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (e) {
+    throw new InputError(`cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    // A FIFO or a device could block forever or never end; a directory has no bytes.
+    if (!st.isFile()) throw new InputError(`cannot read ${what}: not a regular file`);
+    if (st.size > limit) throw new TooLarge(what, limit);
+    return readFd(fd, what, limit);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Standard input, whatever it is (a pipe, a file, a terminal), up to `limit` bytes. */
+export function readStdin(limit: number): Buffer {
+  return readFd(0, "<stdin>", limit);
+}
+
+// ---- temporary directories -------------------------------------------------------------------------------
+
+const temps = new Set<string>();
+let handlersInstalled = false;
+
+function removeTemps(): void {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+  temps.clear();
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  removeTemps();
+  // The conventional status of a process ended by a signal: 128 + its number.
+  process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGHUP" ? 1 : 15));
+}
+
+/**
+ * A fresh directory under the system's temporary directory, removed by `release`, at exit, and on SIGINT,
+ * SIGTERM or SIGHUP: an interrupted run leaves nothing behind. Signal handlers exist only while a directory
+ * does, so that an interrupt at any other time ends the process at once, as it would without kspec's help.
+ */
+export function tempDir(prefix: string): { dir: string; release(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  temps.add(dir);
+  if (!handlersInstalled) {
+    handlersInstalled = true;
+    process.on("exit", removeTemps);
+    for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(s, onSignal);
+  }
+  return {
+    dir,
+    release() {
+      rmSync(dir, { recursive: true, force: true });
+      temps.delete(dir);
+      if (temps.size === 0 && handlersInstalled) {
+        handlersInstalled = false;
+        process.off("exit", removeTemps);
+        for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(s, onSignal);
+      }
+    },
+  };
+}
