@@ -7,6 +7,10 @@ import { str, type Command } from "../command.js";
 import { hex, json, table } from "../io.js";
 import { cell, rowJson } from "../policy-view.js";
 import { ruleLabel } from "../../spec/ir.js";
+import { domainOf } from "../../spec/vocabulary.js";
+
+/** A full truth table is printed row by row; beyond this, explain's scenarios say the same in fewer lines. */
+export const MAX_ROWS = 1 << 16;
 
 export const evalCmd: Command = {
   name: "eval",
@@ -14,13 +18,19 @@ export const evalCmd: Command = {
   usage: "kspec eval --policy P [--json]",
   details: `P: a built-in policy (kspec list), a path to a .ts policy file, or BASE+PROPOSAL.
 --json: { "policy", "inputs": [...], "rows": [ { "inputs": {...}, "mask", "type", "ipat", "rule" } ] }
-Exit: 0, 2 on a bad policy (every validation error printed as file:line:col: message).`,
+Tables over ${1 << 16} rows are refused (explain and check scale path-wise).
+Exit: 0, 2 on a bad policy or an oversized table (every validation error printed as file:line:col: message).`,
   options: { policy: { type: "string" }, json: { type: "boolean" } },
   async run({ values }, io) {
     const expr = str(values, "policy");
     if (!expr) throw new InputError("eval needs --policy P");
     const p = await resolvePolicy(expr);
     const inputs = policyInputs(p);
+    const n = inputs.reduce((k, i) => Math.min(k * domainOf(i).length, MAX_ROWS + 1), 1);
+    if (n > MAX_ROWS)
+      throw new InputError(
+        `policy ${p.name} has more than ${MAX_ROWS} rows (${inputs.length} inputs), over eval's limit: kspec explain and kspec check work path-wise and scale to it`,
+      );
     const rows = truthTable(p, inputs);
     if (values.json) {
       io.out(json({ policy: p.name, inputs, rows: rows.map((r) => rowJson(r.inputs, r.result)) }));

@@ -1,17 +1,7 @@
 // Command stage: `kspec gen` — the patch series for a policy and memslot flag against a kernel tree.
 
 import { execFileSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { realpathSync } from "node:fs";
 import { InputError } from "../../spec/errors.js";
 import { builtinFlags, loadFlag } from "../../spec/flags.js";
 import { loadPart, resolvePolicy, splitExpression } from "../../spec/resolve.js";
@@ -21,11 +11,13 @@ import { DRAFT_AUTHOR, formatSeries, type Identity } from "../../generator/patch
 import { str, type Command } from "../command.js";
 import { VERSION } from "../version.js";
 import { kernelTree } from "../kernel.js";
+import { refuseNearTree, seriesTarget, writeSeriesFiles } from "../io.js";
 
-function gitIdentity(): Identity {
+/** The identity git would use for a commit in the kernel tree: its own config first, then the user's. */
+function gitIdentity(tree: string): Identity {
   const get = (k: string) => {
     try {
-      return execFileSync("git", ["config", "--get", k], {
+      return execFileSync("git", ["-C", tree, "config", "--get", k], {
         encoding: "utf8",
         stdio: ["ignore", "pipe", "ignore"],
       }).trim();
@@ -36,7 +28,9 @@ function gitIdentity(): Identity {
   const name = get("user.name");
   const email = get("user.email");
   if (!name || !email)
-    throw new InputError("--signoff needs your git identity: set git config user.name and user.email");
+    throw new InputError(
+      `--signoff needs the git identity the kernel tree's commits would carry: set user.name and user.email (git -C ${tree} config, or git config --global)`,
+    );
   return { name, email };
 }
 
@@ -56,30 +50,6 @@ function baseCommit(dir: string): string | undefined {
   }
 }
 
-/** Writes the files into a fresh directory and renames it into place: readers never see half a series. */
-function writeSeries(out: string, files: { name: string; text: string }[], force: boolean): void {
-  const target = resolve(out);
-  if (existsSync(target)) {
-    if (!statSync(target).isDirectory()) throw new InputError(`--out ${out} exists and is not a directory`);
-    if (readdirSync(target).length && !force)
-      throw new InputError(`--out ${out} exists and is not empty (use --force to replace it)`);
-  }
-  mkdirSync(dirname(target), { recursive: true });
-  const tmp = join(dirname(target), `.${basename(target)}.kspec-tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  try {
-    for (const f of files) writeFileSync(join(tmp, f.name), f.text);
-    const old = `${tmp}.old`;
-    if (existsSync(target)) renameSync(target, old);
-    renameSync(tmp, target);
-    rmSync(old, { recursive: true, force: true });
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-}
-
 export const gen: Command = {
   name: "gen",
   summary: "a git format-patch series implementing a policy and memslot flag against a kernel tree",
@@ -89,9 +59,13 @@ F: a memslot-flag spec (kspec list); defaults to the one the proposal names.
 The series: cover letter, the flag and its plumbing, (mem-dma: the PAT helper), passing the memslot to
 get_mt_mask, the VMX change, the selftest. Every step is checked in memory before anything is written: the
 plumbing steps leave vmx_get_mt_mask() as it was, the VMX step makes it compute P.
---signoff: add Signed-off-by (and From) with your git identity (git config user.name/user.email); without it the
-patches carry no sign-off and a placeholder author. --rewrite: regenerate the whole function body from the
-policy instead of inserting the proposal's rules. The kernel tree is only read.
+--out DIR: as git format-patch -o: created if needed; only the series' files (0000-cover-letter.patch,
+NNNN-*.patch) are written there, each atomically. A DIR that already holds NNNN-*.patch files is refused;
+--force replaces those files (and removes those the new series does not have), never any other file. A DIR
+that is the kernel tree, lies inside it or contains it is refused (symlinks resolved first).
+--signoff: add Signed-off-by (and From) with the git identity of the kernel tree (git -C DIR config
+user.name/user.email); without it the patches carry no sign-off and a placeholder author. --rewrite: regenerate
+the whole function body from the policy instead of inserting the proposal's rules. The kernel tree is only read.
 Exit: 0, 2 on bad input (nothing is written).`,
   options: {
     kernel: { type: "string" },
@@ -108,9 +82,8 @@ Exit: 0, 2 on bad input (nothing is written).`,
     if (!expr) throw new InputError("gen needs --policy P");
     if (!out) throw new InputError("gen needs --out DIR");
     const tree = kernelTree(values);
-    const rel = relative(realpathSync(tree.root), resolve(out));
-    if (!rel.startsWith("..") && !rel.startsWith("/"))
-      throw new InputError(`--out ${out} is inside the kernel tree; kspec never writes there`);
+    refuseNearTree("--out", out, tree.realRoot);
+    const target = seriesTarget(out, !!values.force);
     const proposals = await Promise.all(splitExpression(expr).map(loadPart));
     const named = proposals.flatMap((p) =>
       p.kind === "proposal" && p.proposal.flag ? [p.proposal.flag] : [],
@@ -128,7 +101,7 @@ Exit: 0, 2 on bad input (nothing is written).`,
         `policy ${policy.name} does not read slotFlag: there is nothing for ${flag.macro} to do`,
       );
     }
-    const signoff = values.signoff ? gitIdentity() : undefined;
+    const signoff = values.signoff ? gitIdentity(tree.root) : undefined;
     const series = generate({
       tree,
       flag,
@@ -147,7 +120,7 @@ Exit: 0, 2 on bad input (nothing is written).`,
       baseCommit: base,
       version: VERSION,
     });
-    writeSeries(out, files, !!values.force);
+    writeSeriesFiles(target, files);
     io.out(
       `wrote ${files.length} files to ${out} (${series.steps.length} patches, ${series.mode === "insert" ? "rules inserted" : "function rewritten"})\n`,
     );

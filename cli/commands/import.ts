@@ -11,7 +11,7 @@ import { ROOT } from "../../spec/root.js";
 import { toPolicy } from "../../spec/validate.js";
 import { policyFileText } from "../../spec/write.js";
 import { str, type Command } from "../command.js";
-import { writeFileAtomic } from "../io.js";
+import { refuseNearTree, writeFileAtomic } from "../io.js";
 import { flagMacros, kernelTree, KERNEL_HELP } from "../kernel.js";
 
 export const importCmd: Command = {
@@ -40,6 +40,7 @@ Exit: 0, 2 when the function cannot be modeled or on bad input (nothing is writt
     if (existsSync(out) && !values.force)
       throw new InputError(`${displayPath(out)} exists (use --force to replace it)`);
     const tree = kernelTree(values);
+    refuseNearTree(str(values, "out") ? "--out" : "import's output", out, tree.realRoot);
     const macros = await flagMacros(values);
     const fn = str(values, "function") ?? DEFAULT_FUNCTION;
     const p = importTree(tree, macros, fn, name);
