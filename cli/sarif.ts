@@ -28,15 +28,26 @@ export const SARIF_RULES: Record<string, string> = {
   "kspec/apply-failed": "A patch does not apply to the tree",
   "kspec/meaning-changed": "A patch changes the decision table of the function",
   "kspec/plumbing": "The memslot-flag plumbing is incomplete at the end of the series",
+  "kspec/error": "A pair of the sync config could not be checked (a missing tree, an unknown policy...)",
 };
 
-export function sarifLog(results: readonly SarifResult[], kernelDir?: string) {
-  const used = [...new Set(results.map((r) => r.ruleId))].sort();
+/** One SARIF run: the results whose locations are relative to one kernel tree (the KERNEL base URI). */
+export interface SarifRun {
+  kernel?: string;
+  results: readonly SarifResult[];
+}
+
+/**
+ * A SARIF log with one run per kernel tree, so that every location resolves against the tree it is in (a run
+ * has one KERNEL base URI).
+ */
+export function sarifLog(runs: readonly SarifRun[]) {
   return {
     $schema: "https://json.schemastore.org/sarif-2.1.0.json",
     version: "2.1.0",
-    runs: [
-      {
+    runs: runs.map((run) => {
+      const used = [...new Set(run.results.map((r) => r.ruleId))].sort();
+      return {
         tool: {
           driver: {
             name: "kspec",
@@ -45,10 +56,10 @@ export function sarifLog(results: readonly SarifResult[], kernelDir?: string) {
             rules: used.map((id) => ({ id, shortDescription: { text: SARIF_RULES[id] ?? id } })),
           },
         },
-        ...(kernelDir
-          ? { originalUriBaseIds: { KERNEL: { uri: pathToFileURL(resolve(kernelDir)).href + "/" } } }
+        ...(run.kernel
+          ? { originalUriBaseIds: { KERNEL: { uri: pathToFileURL(resolve(run.kernel)).href + "/" } } }
           : {}),
-        results: results.map((r) => ({
+        results: run.results.map((r) => ({
           ruleId: r.ruleId,
           ruleIndex: used.indexOf(r.ruleId),
           level: r.level,
@@ -66,8 +77,8 @@ export function sarifLog(results: readonly SarifResult[], kernelDir?: string) {
               }
             : {}),
         })),
-      },
-    ],
+      };
+    }),
   };
 }
 
@@ -95,9 +106,12 @@ export function verdictResults(v: Verdict, policy: Policy): SarifResult[] {
   );
 }
 
+/** Verdicts grouped into one run per kernel tree, in the order the trees first appear. */
 export function sarifForVerdicts(items: readonly { verdict: Verdict; policy: Policy; kernel: string }[]) {
-  return sarifLog(
-    items.flatMap((i) => verdictResults(i.verdict, i.policy)),
-    items[0]?.kernel,
-  );
+  const runs = new Map<string, SarifResult[]>();
+  for (const i of items) {
+    const k = resolve(i.kernel);
+    runs.set(k, [...(runs.get(k) ?? []), ...verdictResults(i.verdict, i.policy)]);
+  }
+  return sarifLog([...runs].map(([kernel, results]) => ({ kernel, results })));
 }

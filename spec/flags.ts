@@ -7,6 +7,7 @@ import { InputError, SpecError, type SpecProblem } from "./errors.js";
 import type { Loc } from "./ir.js";
 import { loadSpecFile, type LoadedFile } from "./load.js";
 import { FLAG_DIR } from "./root.js";
+import { unsafeText } from "./validate.js";
 import { builtinNames } from "./resolve.js";
 
 export interface Flag extends FlagSpec {
@@ -28,7 +29,7 @@ const STRING_KEYS = [
 ] as const;
 
 export function toFlag(f: LoadedFile): Flag {
-  const problems: SpecProblem[] = [];
+  const problems: SpecProblem[] = [...unsafeText(f)];
   const v = f.value;
   if (f.kind !== "flag" || !v || typeof v !== "object" || Array.isArray(v)) {
     throw new SpecError([

@@ -221,9 +221,44 @@ function sortConds(conds: Cond[]): Cond[] {
   return order.map((n) => conds.find((c) => c.input === n)!);
 }
 
+/**
+ * Text of a spec file reaches generated C comments, commit messages and mails. What could end a comment and put
+ * live C in a patch (`*\/`, `/*`), or end a commit message early and start a patch of its own in `git am`
+ * (`---`, `diff -`, `Index: ` at the start of a wrapped line), or hide in a terminal (NUL and other control
+ * characters) is refused, at the string that holds it.
+ */
+const UNSAFE: [RegExp, string][] = [
+  [/\*\//, "'*/' (it would close the generated C comment)"],
+  [/\/\*/, "'/*' (it would open a C comment inside the generated one)"],
+  [/\0/, "a NUL character"],
+  [/[\x01-\x08\x0b-\x1f\x7f-\x9f]/, "a control character"],
+  [/---/, "'---' (git am reads a line starting with it as the end of the commit message)"],
+  [/diff -|Index: /, "'diff -' or 'Index: ' (git am reads a line starting with it as the start of a patch)"],
+  [/^\s*[A-Z][\w-]*-by:/m, "a trailer line such as 'Signed-off-by:' (only the --signoff identity signs)"],
+];
+
+export function unsafeText(f: LoadedFile): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const visit = (v: Json, path: Path): void => {
+    if (typeof v === "string") {
+      const hit = UNSAFE.find(([re]) => re.test(v));
+      if (hit)
+        problems.push({
+          kind: "unsafe-text",
+          loc: f.locOf(path),
+          message: `${path.length ? `'${path.join(".")}'` : "this text"} contains ${hit[1]}`,
+        });
+    } else if (Array.isArray(v)) v.forEach((x, i) => visit(x, [...path, i]));
+    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) visit(x, [...path, k]);
+  };
+  visit(f.value, []);
+  return problems;
+}
+
 /** A policy file -> IR, with every problem of the file itself (shape, inputs, types) and of its rules. */
 export function toPolicy(f: LoadedFile): Policy {
   const c = new Converter(f);
+  c.problems.push(...unsafeText(f));
   const top = c.obj(f.value, [], "the policy");
   if (!top) throw new SpecError(c.problems);
   c.known(top, ["name", "source", "summary", "rules", "default"], []);
@@ -252,6 +287,7 @@ export function toPolicy(f: LoadedFile): Policy {
 
 export function toProposal(f: LoadedFile): Proposal {
   const c = new Converter(f);
+  c.problems.push(...unsafeText(f));
   const top = c.obj(f.value, [], "the proposal");
   if (!top) throw new SpecError(c.problems);
   c.known(top, ["name", "source", "summary", "flag", "insert"], []);
@@ -316,9 +352,30 @@ export function compose(base: Policy, prop: Proposal): Policy {
   return policy;
 }
 
+/** At most this many names in one message: a rule covered by hundreds of earlier ones still gets one line. */
+const MAX_NAMED = 3;
+
+function nameList(rules: readonly Rule[]): string {
+  const shown = rules.slice(0, MAX_NAMED).map((e) => `'${e.name}' (line ${e.loc.line})`);
+  return rules.length > MAX_NAMED
+    ? `${shown.join(", ")} and ${rules.length - MAX_NAMED} more`
+    : shown.join(", ");
+}
+
+/** Can the conditions of two rules hold at once? (Each is a conjunction; an input absent from one is free.) */
+function cubesMeet(a: readonly Cond[], b: readonly Cond[]): boolean {
+  return a.every((x) => {
+    const y = b.find((c) => c.input === x.input);
+    return !y || x.values.some((v) => y.values.includes(v));
+  });
+}
+
 /**
  * The semantic checks: unique names, known override targets, no rule that can never fire, and no overlap of two
  * rules with different results unless the earlier one says it overrides the later one.
+ *
+ * One exploration of the policy's decision list gives its regions (each with the rule that decides there); every
+ * check reads those regions, so the cost grows with rules × regions, not with the product of all domains.
  */
 export function checkPolicy(p: Policy): void {
   const problems: SpecProblem[] = [];
@@ -345,36 +402,51 @@ export function checkPolicy(p: Policy): void {
     }
   }
 
+  const regions = explore((env) => firstMatch(p, env));
+  const fires = new Set(regions.map((l) => l.value));
   p.rules.forEach((r, i) => {
-    const fires = explore((env) => firstMatch(p, env) === i).some((l) => l.value);
-    if (!fires) {
-      const earlier = p.rules
-        .slice(0, i)
-        .filter((e) => explore((env) => ruleMatches(e, env) && ruleMatches(r, env)).some((l) => l.value));
-      problems.push({
-        kind: "unreachable-rule",
-        loc: r.loc,
-        message: `rule '${r.name}' can never fire: ${earlier.length ? "the earlier rules " + earlier.map((e) => `'${e.name}' (line ${e.loc.line})`).join(", ") + " cover every case where it matches" : "its conditions are contradictory"}`,
-      });
-    }
-  });
-
-  p.rules.forEach((a, i) => {
-    p.rules.slice(i + 1).forEach((b) => {
-      if (a.overrides === "*" || a.overrides.includes(b.name) || (b.inserted && !a.inserted)) return;
-      const witness = explore((env) => {
-        if (firstMatch(p, env) !== i || !ruleMatches(b, env)) return false;
-        return outcomeMask(a.then, env) !== outcomeMask(b.then, env);
-      }).find((l) => l.value);
-      if (witness) {
-        problems.push({
-          kind: "overlapping-rules",
-          loc: b.loc,
-          message: `rules '${a.name}' (line ${a.loc.line}) and '${b.name}' both match when ${describeEnv(witness.env)} and give different types; '${a.name}' wins by order — if that is intended, add overrides: ["${b.name}"] to '${a.name}'`,
-        });
-      }
+    if (fires.has(i)) return;
+    const earlier = p.rules.slice(0, i).filter((e) => cubesMeet(e.when, r.when));
+    problems.push({
+      kind: "unreachable-rule",
+      loc: r.loc,
+      message: `rule '${r.name}' can never fire: ${earlier.length ? `the earlier rules ${nameList(earlier)} cover every case where it matches` : "its conditions are contradictory"}`,
     });
   });
+
+  const overlaps: { i: number; j: number; problem: SpecProblem }[] = [];
+  const reported = new Set<string>();
+  for (const region of regions) {
+    const i = region.value;
+    if (i < 0) continue;
+    const a = p.rules[i];
+    if (a.overrides === "*") continue;
+    for (let j = i + 1; j < p.rules.length; j++) {
+      const b = p.rules[j];
+      const key = `${i}\0${j}`;
+      if (reported.has(key) || !fires.has(j) || a.overrides.includes(b.name) || (b.inserted && !a.inserted))
+        continue;
+      // Does b match somewhere in this region, with a different result from a's there?
+      if (!b.when.every((c) => !region.env.has(c.input) || c.values.includes(region.env.get(c.input)!)))
+        continue;
+      const witness = explore((extra) => {
+        const env = new Map([...region.env, ...extra]);
+        return ruleMatches(b, env) && outcomeMask(a.then, env) !== outcomeMask(b.then, env) ? env : undefined;
+      }).find((l) => l.value)?.value;
+      if (!witness) continue;
+      reported.add(key);
+      overlaps.push({
+        i,
+        j,
+        problem: {
+          kind: "overlapping-rules",
+          loc: b.loc,
+          message: `rules '${a.name}' (line ${a.loc.line}) and '${b.name}' both match when ${describeEnv(witness)} and give different types; '${a.name}' wins by order — if that is intended, add overrides: ["${b.name}"] to '${a.name}'`,
+        },
+      });
+    }
+  }
+  problems.push(...overlaps.sort((x, y) => x.i - y.i || x.j - y.j).map((o) => o.problem));
   if (problems.length) throw new SpecError(problems);
 }
 

@@ -1,18 +1,19 @@
 // Command stage: `kspec sync` — the CI check of a repository's policy files against kernel trees: every pair of
 // (tree, function, policy) in a small JSON config, one line each and a summary.
 
-import { readFileSync, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { checkPolicy, type Verdict } from "../../checker/check.js";
 import { openFunction, DEFAULT_FUNCTION } from "../../checker/extract.js";
 import { KernelTree } from "../../checker/tree.js";
-import { InputError } from "../../spec/errors.js";
+import { formatProblem, InputError, SpecError } from "../../spec/errors.js";
+import { readBounded } from "../../spec/files.js";
 import { defaultFlagMacros, loadFlag } from "../../spec/flags.js";
 import type { Policy } from "../../spec/ir.js";
 import { resolvePolicy } from "../../spec/resolve.js";
 import { str, type Command } from "../command.js";
 import { json } from "../io.js";
-import { sarifLog, verdictResults } from "../sarif.js";
+import { sarifLog, verdictResults, type SarifResult } from "../sarif.js";
 import { verdictJson } from "../verdict-view.js";
 
 export const SYNC_CONFIG = "kspec.sync.json";
@@ -28,7 +29,7 @@ export interface SyncPair {
 export function readConfig(file: string): SyncPair[] {
   if (!existsSync(file))
     throw new InputError(`${file}: no such config (see kspec sync --help for its format)`);
-  const text = readFileSync(file, "utf8");
+  const text = readBounded(file, 1 << 20).toString("utf8");
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -70,6 +71,31 @@ export function readConfig(file: string): SyncPair[] {
   });
 }
 
+/** One pair's outcome: a verdict, or the one-line reason it could not be checked. */
+type PairResult =
+  | { index: number; pair: SyncPair; kind: "verdict"; verdict: Verdict; policy: Policy }
+  | { index: number; pair: SyncPair; kind: "error"; message: string };
+
+async function checkPair(pair: SyncPair, index: number): Promise<PairResult> {
+  try {
+    const tree = KernelTree.open(pair.kernel);
+    const macros = pair.flag ? [(await loadFlag(pair.flag)).macro] : await defaultFlagMacros();
+    const policy = await resolvePolicy(pair.policy);
+    const { info, interp } = openFunction(tree, pair.function ?? DEFAULT_FUNCTION, macros);
+    return { index, pair, kind: "verdict", verdict: checkPolicy(interp, info, policy), policy };
+  } catch (e) {
+    // A bad pair is that pair's result; the other pairs are still checked.
+    if (e instanceof SpecError)
+      return { index, pair, kind: "error", message: e.problems.map(formatProblem).join("; ") };
+    if (e instanceof InputError) return { index, pair, kind: "error", message: e.message };
+    throw e;
+  }
+}
+
+function outcome(r: PairResult): string {
+  return r.kind === "error" ? "error" : r.verdict.verdict;
+}
+
 export const sync: Command = {
   name: "sync",
   summary:
@@ -79,45 +105,63 @@ export const sync: Command = {
   { "pairs": [ { "kernel": "path/to/linux", "policy": "spec/policies/mine.ts", "function": "vmx_get_mt_mask", "flag": "non-coherent-dma" } ] }
 "function" and "flag" are optional; relative paths are relative to the config file; \${VAR} is taken from the
 environment (e.g. "kernel": "\${KERNEL_TREE}").
-Exit: 0 all equal, 1 any differs, 2 any unverifiable or bad input.`,
+Every pair gets one line (one JSON entry, one SARIF run per kernel tree): its verdict, or "error" with the pair's
+index and the reason (a missing tree, an unknown policy); the other pairs are still checked.
+Exit: the worst over the pairs: 0 all equal, 1 any differs, 2 any unverifiable or error.`,
   options: { config: { type: "string" }, json: { type: "boolean" }, sarif: { type: "boolean" } },
   async run({ values }, io) {
     if (values.json && values.sarif) throw new InputError("--json and --sarif exclude each other");
     const file = str(values, "config") ?? SYNC_CONFIG;
     const pairs = readConfig(file);
-    const results: { pair: SyncPair; verdict: Verdict; policy: Policy }[] = [];
-    for (const pair of pairs) {
-      const tree = KernelTree.open(pair.kernel);
-      const macros = pair.flag ? [(await loadFlag(pair.flag)).macro] : await defaultFlagMacros();
-      const policy = await resolvePolicy(pair.policy);
-      const { info, interp } = openFunction(tree, pair.function ?? DEFAULT_FUNCTION, macros);
-      results.push({ pair, verdict: checkPolicy(interp, info, policy), policy });
-    }
-    const count = (v: string) => results.filter((r) => r.verdict.verdict === v).length;
+    const results: PairResult[] = [];
+    for (const [i, pair] of pairs.entries()) results.push(await checkPair(pair, i));
+    const count = (v: string) => results.filter((r) => outcome(r) === v).length;
     const summary = {
       pairs: results.length,
       equal: count("equal"),
       differs: count("differs"),
       unverifiable: count("unverifiable"),
+      error: count("error"),
     };
     if (values.json)
       io.out(
         json({
           summary,
-          results: results.map((r) => ({ kernel: r.pair.kernel, ...verdictJson(r.verdict, r.policy) })),
+          results: results.map((r) =>
+            r.kind === "error"
+              ? {
+                  index: r.index,
+                  kernel: r.pair.kernel,
+                  policy: r.pair.policy,
+                  verdict: "error",
+                  message: r.message,
+                }
+              : { index: r.index, kernel: r.pair.kernel, ...verdictJson(r.verdict, r.policy) },
+          ),
         }),
       );
-    else if (values.sarif)
-      io.out(
-        json(
-          sarifLog(
-            results.flatMap((r) => verdictResults(r.verdict, r.policy)),
-            results[0]?.pair.kernel,
-          ),
-        ),
-      );
-    else {
+    else if (values.sarif) {
+      const runs = new Map<string, SarifResult[]>();
       for (const r of results) {
+        const list = runs.get(r.pair.kernel) ?? [];
+        if (r.kind === "error")
+          list.push({
+            ruleId: "kspec/error",
+            level: "error",
+            message: `pairs[${r.index}] (${r.pair.policy}): ${r.message}`,
+          });
+        else list.push(...verdictResults(r.verdict, r.policy));
+        runs.set(r.pair.kernel, list);
+      }
+      io.out(json(sarifLog([...runs].map(([kernel, results]) => ({ kernel, results })))));
+    } else {
+      for (const r of results) {
+        if (r.kind === "error") {
+          io.out(
+            `${"error".padEnd(12)} pairs[${r.index}] ${r.pair.policy}  ${r.pair.kernel}: ${r.message}\n`,
+          );
+          continue;
+        }
         const v = r.verdict;
         const extra =
           v.verdict === "differs"
@@ -128,9 +172,9 @@ Exit: 0 all equal, 1 any differs, 2 any unverifiable or bad input.`,
         io.out(`${v.verdict.padEnd(12)} ${r.policy.name}  ${v.fn.name}()  ${r.pair.kernel}${extra}\n`);
       }
       io.out(
-        `${summary.pairs} pairs: ${summary.equal} equal, ${summary.differs} differ${summary.differs === 1 ? "s" : ""}, ${summary.unverifiable} unverifiable\n`,
+        `${summary.pairs} pairs: ${summary.equal} equal, ${summary.differs} differ${summary.differs === 1 ? "s" : ""}, ${summary.unverifiable} unverifiable${summary.error ? `, ${summary.error} error${summary.error === 1 ? "" : "s"}` : ""}\n`,
       );
     }
-    return summary.unverifiable ? 2 : summary.differs ? 1 : 0;
+    return summary.unverifiable || summary.error ? 2 : summary.differs ? 1 : 0;
   },
 };
