@@ -48,9 +48,14 @@ describe.each(SERIES)("the %s series for %s %j", (v, flag, extra) => {
     () => {
       const out = join(tmp(), "series");
       const { dir, base } = worktree(v, "gen");
+      // --signoff signs as git would commit in the tree: the repository's identity (kernel-git.sh gives it
+      // one), not the one of the directory kspec runs in.
       const g = kspec(["gen", "--kernel", dir, "--policy", flag, "--flag", flag, "--out", out, "--signoff"], {
-        env: gitIdentity(),
+        env: gitIdentity("Somebody Else", "somebody@example.org"),
       });
+      const who = ["user.name", "user.email"].map((k) =>
+        sh("git", ["config", k], { cwd: dir }).stdout.trim(),
+      );
       expect(g.code, g.stderr).toBe(0);
       const files = readdirSync(out).sort();
       expect(files[0]).toBe("0000-cover-letter.patch");
@@ -63,7 +68,8 @@ describe.each(SERIES)("the %s series for %s %j", (v, flag, extra) => {
         const subject = /^Subject: \[PATCH \d+\/\d+\] (.*)$/m.exec(text)![1];
         expect(subject.length, p).toBeLessThanOrEqual(75);
         expect(subject, p).toMatch(/^(KVM: (x86\/mmu: |VMX: |selftests: )?|x86\/mm\/pat: )[A-Z]/);
-        expect(text).toContain("Signed-off-by: Test Developer <test.developer@example.org>");
+        expect(text).toContain(`Signed-off-by: ${who[0]} <${who[1]}>`);
+        expect(text).not.toContain("Somebody Else");
         const am = sh("git", ["am", join(out, p)], { cwd: dir });
         expect(am.code, `git am ${p}: ${am.out}`).toBe(0);
         const cp = checkpatch(dir, join(out, p));
@@ -127,7 +133,9 @@ describe("kspec gen: determinism and bad arguments", () => {
       },
     );
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^kspec: --signoff needs your git identity/);
+    expect(r.stderr).toMatch(
+      /^kspec: --signoff needs the git identity the kernel tree's commits would carry/,
+    );
     expect(existsSync(join(home, "x"))).toBe(false);
   });
 
@@ -172,13 +180,16 @@ describe("kspec gen: determinism and bad arguments", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/vmx_get_mt_mask\(\) is not defined under arch\/x86\/kvm\//);
     expect(existsSync(o)).toBe(false);
-    // An output directory that exists and is not empty.
+    // An output directory that holds an earlier series (other files do not matter, as for format-patch -o).
     mkdirSync(o);
     writeFileSync(join(o, "keep"), "mine\n");
+    writeFileSync(join(o, "0001-earlier.patch"), "an earlier series\n");
     const busy = kspec(["gen", "--kernel", treeDir("6.12"), "--policy", "non-coherent-dma", "--out", o]);
     expect(busy.code).toBe(2);
-    expect(busy.stderr).toMatch(/exists and is not empty \(use --force/);
-    expect(readdirSync(o)).toEqual(["keep"]);
+    expect(busy.stderr).toMatch(
+      /already holds a series \(0001-earlier\.patch\); --force replaces those files/,
+    );
+    expect(readdirSync(o).sort()).toEqual(["0001-earlier.patch", "keep"]);
     // An output directory inside the kernel tree.
     const inside = kspec([
       "gen",

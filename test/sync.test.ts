@@ -129,7 +129,7 @@ describe("kspec sync", () => {
     expect(lines.map((l) => l.split(/\s+/)[0])).toEqual(["equal", "equal", "differs", "3"]);
     expect(lines[3]).toBe("3 pairs: 2 equal, 1 differs, 0 unverifiable");
     const j = kspecJson(["sync", "--config", config, "--json"], { env });
-    expect(j.json.summary).toEqual({ pairs: 3, equal: 2, differs: 1, unverifiable: 0 });
+    expect(j.json.summary).toEqual({ pairs: 3, equal: 2, differs: 1, unverifiable: 0, error: 0 });
     const s = kspecJson(["sync", "--config", config, "--sarif"], { env });
     expect(s.json.runs[0].results.every((x: any) => x.ruleId === "kspec/differs")).toBe(true);
   });
