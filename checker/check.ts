@@ -6,11 +6,30 @@ import { compareFns, type DiffGroup } from "../spec/compare.js";
 import { evaluate, expand, type Env, type ExploreOptions, type Result } from "../spec/evaluate.js";
 import type { Policy } from "../spec/ir.js";
 import { domainOf, type InputValue } from "../spec/vocabulary.js";
-import { extractWith, maskSide, runner, type Extraction, type FunctionInfo } from "./extract.js";
-import type { CLoc, Interpreter, Problem } from "./interp.js";
+import type { CLoc, Problem } from "../kernel/problems.js";
+import type { KernelTree } from "../kernel/tree.js";
+import {
+  DEFAULT_FUNCTION,
+  extractWith,
+  maskSide,
+  openFunction,
+  runner,
+  type CLeaf,
+  type Extraction,
+  type FunctionInfo,
+} from "./extract.js";
+import type { Interpreter } from "./interp.js";
 
 export type Verdict =
-  | { verdict: "equal"; fn: FunctionInfo; inputs: string[]; combinations: number; paths: number }
+  | {
+      verdict: "equal";
+      fn: FunctionInfo;
+      inputs: string[];
+      combinations: number;
+      paths: number;
+      /** The C's table (every path, with the return that produced it): the generator places edits by it. */
+      leaves: CLeaf[];
+    }
   | {
       verdict: "differs";
       fn: FunctionInfo;
@@ -30,7 +49,8 @@ export function coverage(paths: readonly Env[], inputs: readonly string[]): numb
   return paths.reduce((n, env) => n + combinations(inputs.filter((i) => !env.has(i))), 0);
 }
 
-export function checkPolicy(
+/** A located function against a policy. */
+export function checkFunction(
   interp: Interpreter,
   fn: FunctionInfo,
   policy: Policy,
@@ -50,9 +70,23 @@ export function checkPolicy(
     opts,
   );
   const n = combinations(cmp.inputs);
-  if (cmp.equal) return { verdict: "equal", fn, inputs: cmp.inputs, combinations: n, paths: cmp.paths };
+  if (cmp.equal)
+    return { verdict: "equal", fn, inputs: cmp.inputs, combinations: n, paths: cmp.paths, leaves: x.leaves };
   const differing = cmp.groups.reduce((s, g) => s + coverage(g.paths, cmp.inputs), 0);
   return { verdict: "differs", fn, inputs: cmp.inputs, combinations: n, groups: cmp.groups, differing };
+}
+
+export interface CheckOptions extends ExploreOptions {
+  /** The function (default vmx_get_mt_mask). */
+  function?: string;
+  /** The KVM_MEM_* macros that stand for slotFlag (checker/binding decides which). */
+  flagMacros: readonly string[];
+}
+
+/** A kernel tree's function against a policy: equal, differs or unverifiable. */
+export function checkTree(tree: KernelTree, policy: Policy, o: CheckOptions): Verdict {
+  const { info, interp } = openFunction(tree, o.function ?? DEFAULT_FUNCTION, o.flagMacros);
+  return checkFunction(interp, info, policy, o);
 }
 
 /** Full input rows of a group's paths, for JSON counterexamples (at most `limit`). */

@@ -1,17 +1,22 @@
 // Import stage: the decision table a C function computes, turned back into an ordered rule list that a person
 // would have written — one rule per way the C returns, in the C's order, conditions simplified by that order —
-// and proven equal to the C before it is returned.
+// and proven equal to the C before it is returned; importAndProve also writes it as a policy file's text, reads
+// that text back and proves the result equal to the C.
 
 import { compareFns } from "../spec/compare.js";
 import { cubeOf, mergeCubes, type Cube } from "../spec/cubes.js";
 import { InputError } from "../spec/errors.js";
-import { evaluate, explore, Need, ruleMatches, type Env } from "../spec/evaluate.js";
+import { evaluate, explore, leafLookup, Need, ruleMatches, type Env } from "../spec/evaluate.js";
 import type { Cond, Loc, Outcome, Policy, Rule, TypeSource } from "../spec/ir.js";
 import { decodeMask, encodeMask, isEptCode } from "../spec/memtypes.js";
 import { domainOf, sortInputs, type InputValue } from "../spec/vocabulary.js";
+import { parseSpecText, displayPath } from "../spec/load.js";
+import { toPolicy } from "../spec/validate.js";
+import { policyFileText } from "../spec/write.js";
+import type { CLoc } from "../kernel/problems.js";
+import type { KernelTree } from "../kernel/tree.js";
+import { checkTree } from "./check.js";
 import { DEFAULT_FUNCTION, extractWith, openFunction, type CLeaf, type FunctionInfo } from "./extract.js";
-import type { CLoc } from "./interp.js";
-import type { KernelTree } from "./tree.js";
 
 export interface ImportedRule extends Rule {
   /** The C return the rule came from. */
@@ -33,25 +38,6 @@ export function kernelVersion(tree: KernelTree): string | undefined {
   const v = (k: string) => new RegExp(`^${k}\\s*=\\s*(\\d+)\\s*$`, "m").exec(mk)?.[1];
   const [a, b, c] = [v("VERSION"), v("PATCHLEVEL"), v("SUBLEVEL")];
   return a && b ? `${a}.${b}${c !== undefined ? `.${c}` : ""}` : undefined;
-}
-
-/** A function of inputs that looks up the C table (the leaves partition the input space). */
-export function tableFn(leaves: readonly CLeaf[]): (env: Env) => CLeaf {
-  return (env) => {
-    for (const l of leaves) {
-      let ok = true;
-      for (const [k, v] of l.env) {
-        const got = env.get(k);
-        if (got === undefined) throw new Need(k);
-        if (got !== v) {
-          ok = false;
-          break;
-        }
-      }
-      if (ok) return l;
-    }
-    throw new Error("internal: the C table does not cover this input");
-  };
 }
 
 interface Piece {
@@ -203,7 +189,7 @@ export function importTable(
   version?: string,
 ): ImportedPolicy {
   if (leaves.length === 0) throw new InputError(`${fn.file}:${fn.line}: ${fn.name}() has no paths to import`);
-  const c = tableFn(leaves);
+  const c = leafLookup(leaves);
   const ps = pieces(leaves);
   // One candidate rule per (C return, outcome), merged into as few conjunctions as the table allows.
   const groups = new Map<string, Piece[]>();
@@ -314,4 +300,41 @@ export function importTree(
   }
   const version = kernelVersion(tree);
   return importTable(x.leaves, info, name ?? (version ? `linux-${version}` : "tree"), version);
+}
+
+export interface ImportResult {
+  policy: Policy;
+  fn: FunctionInfo;
+  /** The policy file's text, exactly as it is to be written. */
+  text: string;
+  combinations: number;
+}
+
+/**
+ * A tree's function as a policy file: imported, written as TypeScript, read back from that very text, validated,
+ * and proven equal to the C on every input before anyone writes it.
+ */
+export async function importAndProve(
+  tree: KernelTree,
+  o: { name: string; function?: string; flagMacros: readonly string[]; file: string; dsl: string },
+): Promise<ImportResult> {
+  const fn = o.function ?? DEFAULT_FUNCTION;
+  const p = importTree(tree, o.flagMacros, fn, o.name);
+  const version = p.kernelVersion ? `Linux ${p.kernelVersion}` : "kernel version unknown";
+  const text = await policyFileText(p, {
+    file: o.file,
+    dsl: o.dsl,
+    header: [
+      `Imported by kspec from ${p.fn.file} ${p.fn.name}() (${version}).`,
+      "One rule per way the C returns, in the C's order; each names the C line it came from.",
+    ],
+    provenance: (r) => {
+      const ret = r === "default" ? p.default.ret : p.rules.find((x) => x.name === r.name)!.ret;
+      return `${ret.file}:${ret.line} (${version})`;
+    },
+  });
+  const back = toPolicy(await parseSpecText(text, displayPath(o.file)));
+  const v = checkTree(tree, back, { function: fn, flagMacros: o.flagMacros });
+  if (v.verdict !== "equal") throw new Error(`internal: the imported policy is ${v.verdict} to ${fn}()`);
+  return { policy: back, fn: v.fn, text, combinations: v.combinations };
 }

@@ -1,122 +1,43 @@
 // Interpret stage: a C-subset interpreter that runs a kernel function for one assignment of the vocabulary
-// inputs. Calls spelled as in the vocabulary read inputs; static helpers of the tree are inlined; macros are
-// expanded from the tree's headers. Anything else stops the run with a named, located problem: the checker
-// never guesses what unmodeled C does.
+// inputs. Calls the vocabulary binds read inputs (checker/binding); static helpers of the tree are inlined
+// (kernel/locate); constant macros come from the tree's headers (kernel/macros), other macros are expanded here.
+// Anything else stops the run with a named, located problem: the checker never guesses what unmodeled C does.
 
-import type { SyntaxNode } from "./parse.js";
+import type { Preprocessor } from "../kernel/cpp.js";
+import { expandOnce } from "../kernel/cpp.js";
+import { arithInt, parseNumber, scalarType, type CType } from "../kernel/cvalues.js";
+import { staticHelper, unreadable, type Located } from "../kernel/locate.js";
+import { expressionOf, MacroConstants } from "../kernel/macros.js";
 import {
   declaredName,
-  findFunctions,
   firstSyntaxError,
   functionDeclarator,
-  hasStorageClass,
   lineOf,
-  parseC,
-} from "./parse.js";
-import { expandOnce, type Preprocessor } from "./cpp.js";
-import { blockedKind, blockedMessage, type Blocked, type KernelTree } from "./tree.js";
+  type SyntaxNode,
+} from "../kernel/parse.js";
+import { Unverifiable, type CLoc, type Problem, type ProblemKind } from "../kernel/problems.js";
+import { blockedKind, blockedMessage, type Blocked, type KernelTree } from "../kernel/tree.js";
 import { need, type Env } from "../spec/evaluate.js";
+import { CONFIG_PREFIX } from "../spec/vocabulary.js";
 import {
-  VOCABULARY,
-  CONFIG_PREFIX,
-  memtypeCode,
-  type ArgPattern,
-  type CSpelling,
-  type Role,
-} from "../spec/vocabulary.js";
-
-export interface CLoc {
-  file: string;
-  line: number;
-}
-
-export interface Problem extends CLoc {
-  kind: string;
-  name: string;
-  message: string;
-}
-
-export class Unverifiable {
-  constructor(readonly problem: Problem) {}
-}
-
-type IntV = { k: "int"; v: bigint };
-type OpaqueV = { k: "opaque"; role?: Role; desc: string };
-/** A register whose listed bits are inputs and whose other bits are unknown (slot->flags, CR0). */
-type WordV = { k: "word"; desc: string; bits: { mask: bigint; input: string; macro: string }[] };
-type Val = IntV | OpaqueV | WordV;
-
-type CType = { k: "int"; bits: number; signed: boolean } | { k: "bool" } | { k: "ptr" } | { k: "void" };
-
-const int = (v: bigint | number | boolean): IntV => ({
-  k: "int",
-  v: typeof v === "boolean" ? (v ? 1n : 0n) : BigInt(v),
-});
-
-const INT_TYPES: Record<string, [number, boolean]> = {
-  u8: [8, false],
-  __u8: [8, false],
-  uint8_t: [8, false],
-  "unsigned char": [8, false],
-  s8: [8, true],
-  __s8: [8, true],
-  int8_t: [8, true],
-  char: [8, true],
-  "signed char": [8, true],
-  u16: [16, false],
-  __u16: [16, false],
-  uint16_t: [16, false],
-  "unsigned short": [16, false],
-  s16: [16, true],
-  __s16: [16, true],
-  int16_t: [16, true],
-  short: [16, true],
-  u32: [32, false],
-  __u32: [32, false],
-  uint32_t: [32, false],
-  "unsigned int": [32, false],
-  unsigned: [32, false],
-  s32: [32, true],
-  __s32: [32, true],
-  int32_t: [32, true],
-  int: [32, true],
-  signed: [32, true],
-  "signed int": [32, true],
-  u64: [64, false],
-  __u64: [64, false],
-  uint64_t: [64, false],
-  "unsigned long": [64, false],
-  "unsigned long long": [64, false],
-  "unsigned long int": [64, false],
-  size_t: [64, false],
-  gfn_t: [64, false],
-  kvm_pfn_t: [64, false],
-  hpa_t: [64, false],
-  gpa_t: [64, false],
-  s64: [64, true],
-  __s64: [64, true],
-  int64_t: [64, true],
-  long: [64, true],
-  "long long": [64, true],
-  "long int": [64, true],
-  ssize_t: [64, true],
-};
-
-/** Parameter types that make a value of a role: the function is handed these, never computes them. */
-const ROLE_TYPES: Record<string, Role> = {
-  "struct kvm_vcpu": "vcpu",
-  "struct kvm": "kvm",
-  "struct kvm_memory_slot": "slot",
-  gfn_t: "gfn",
-  kvm_pfn_t: "pfn",
-};
+  argMatches,
+  callSpellings,
+  paramInput,
+  predicate,
+  roleOfType,
+  SLOT_FLAG_FIELD,
+  slotFlagsWord,
+  type CallSpelling,
+  type MacroValue,
+} from "./binding.js";
+import { convert, describe, int, isFault, num, truth, type Fault, type Val, type WordV } from "./values.js";
 
 const BUILTINS: Record<string, (args: Val[]) => Val | undefined> = {
   __builtin_expect: (a) => a[0],
 };
 
 export interface InterpOptions {
-  /** The memslot-flag macros that stand for the `slotFlag` input (from the flag specs). */
+  /** The memslot-flag macros that stand for the `slotFlag` input (checker/binding decides which). */
   flagMacros: readonly string[];
   /** Step budget per run: a guard against pathological input, reported as a problem. */
   maxSteps?: number;
@@ -157,24 +78,28 @@ interface HelperDef {
   file: string;
 }
 
-/** Runs one function; one instance serves every input assignment (helpers and macro parses are cached). */
+/** Runs one function; one instance serves every input assignment (helpers and macro values are cached). */
 export class Interpreter {
   private helpers = new Map<string, HelperDef | null>();
-  private snippets = new Map<string, SyntaxNode | null>();
-  private macroValues = new Map<string, bigint | Problem>();
+  readonly constants: MacroConstants;
   private env!: Env;
   private steps = 0;
   private usedFlagMacro?: string;
   private expanding: string[] = [];
   private depth = 0;
+  readonly fn: SyntaxNode;
+  readonly file: string;
 
   constructor(
     readonly tree: KernelTree,
     readonly pp: Preprocessor,
-    readonly fn: SyntaxNode,
-    readonly file: string,
+    readonly located: Located,
     readonly opts: InterpOptions,
-  ) {}
+  ) {
+    this.fn = located.node;
+    this.file = located.info.file;
+    this.constants = new MacroConstants(pp);
+  }
 
   /** The mask the function returns for `env`, and the top-level return that produced it. Throws Need. */
   run(env: Env): { mask: number; ret: CLoc } {
@@ -183,15 +108,9 @@ export class Interpreter {
     this.usedFlagMacro = undefined;
     this.expanding = [];
     this.depth = 0;
-    const err = firstSyntaxError(this.fn);
-    if (err) {
-      this.fail(
-        "parse-error",
-        err.isMissing ? `missing ${err.type}` : "ERROR",
-        { file: this.file, line: lineOf(err) },
-        `tree-sitter cannot parse the function here (${err.isMissing ? `missing '${err.type}'` : `'${clip(err.text)}'`})`,
-      );
-    }
+    const bad = unreadable(this.located);
+    if (bad)
+      this.fail("parse-error", this.located.info.name, { file: this.file, line: bad.line }, bad.message);
     const frame: Frame = {
       file: this.file,
       scope: [new Map()],
@@ -212,7 +131,7 @@ export class Interpreter {
             this.loc(frame, e.node),
             `the function returns ${describe(v)}, not a number kspec can compute`,
           );
-        return { mask: Number(BigInt.asUintN(32, (v as IntV).v)), ret: this.loc(frame, e.node) };
+        return { mask: Number(BigInt.asUintN(32, v.v)), ret: this.loc(frame, e.node) };
       }
       if (e instanceof GotoSig)
         this.fail(
@@ -274,8 +193,14 @@ export class Interpreter {
     return c;
   }
 
-  private fail(kind: string, name: string, at: CLoc, message: string): never {
+  private fail(kind: ProblemKind, name: string, at: CLoc, message: string): never {
     throw new Unverifiable({ kind, name, file: at.file, line: at.line, message });
+  }
+
+  /** A value, or the fault of computing it reported at `at`. */
+  private ok<T>(x: T | Fault, f: Frame, at: SyntaxNode): T {
+    if (isFault(x)) this.fail(x.kind, x.name, this.loc(f, at), x.message);
+    return x;
   }
 
   private loc(f: Frame, n: SyntaxNode): CLoc {
@@ -297,13 +222,12 @@ export class Interpreter {
         this.fail("unmodeled-construct", "array", this.loc(f, d), "arrays are not modeled");
       d = d.childForFieldName("declarator");
     }
-    const name = (typeNode?.text ?? "int").replace(/\s+/g, " ");
-    if (name === "bool" || name === "_Bool") return { k: "bool" };
-    if (name === "void") return { k: "void" };
     if (typeNode?.type === "enum_specifier") return { k: "int", bits: 32, signed: true };
-    const it = INT_TYPES[name];
-    if (it) return { k: "int", bits: it[0], signed: it[1] };
-    this.fail("unmodeled-type", name, this.loc(f, typeNode ?? this.fn), `type '${name}' is not modeled`);
+    const name = (typeNode?.text ?? "int").replace(/\s+/g, " ");
+    return (
+      scalarType(name) ??
+      this.fail("unmodeled-type", name, this.loc(f, typeNode ?? this.fn), `type '${name}' is not modeled`)
+    );
   }
 
   private returnType(def: SyntaxNode, f: Frame): CType {
@@ -323,27 +247,18 @@ export class Interpreter {
     );
   }
 
-  private roleOf(p: SyntaxNode): Role | undefined {
-    const t = p.childForFieldName("type");
-    const text = (t?.text ?? "")
-      .replace(/\bconst\b/g, "")
-      .replace(/\s+/g, " ")
-      .trim();
-    return ROLE_TYPES[text];
-  }
-
   private bindTopParams(f: Frame): void {
-    const mmio = VOCABULARY.find((d) => d.name === "isMmio")!.c.find((c) => c.kind === "param") as Extract<
-      CSpelling,
-      { kind: "param" }
-    >;
     for (const p of this.params(this.fn)) {
       const name = declaredName(p.childForFieldName("declarator"));
       if (!name) continue;
       const type = this.typeOf(p.childForFieldName("type"), p.childForFieldName("declarator"), f);
-      const role = this.roleOf(p);
-      if (type.k === "bool" && mmio.names.includes(name)) f.scope[0].set(name, { type, input: "isMmio" });
-      else f.scope[0].set(name, { type, val: { k: "opaque", role, desc: name } });
+      const input = type.k === "bool" ? paramInput(name) : undefined;
+      if (input) f.scope[0].set(name, { type, input });
+      else
+        f.scope[0].set(name, {
+          type,
+          val: { k: "opaque", role: roleOfType(p.childForFieldName("type")?.text ?? ""), desc: name },
+        });
     }
   }
 
@@ -554,40 +469,15 @@ export class Interpreter {
   }
 
   private convert(v: Val, t: CType, f: Frame, at: SyntaxNode): Val {
-    if (t.k === "void") return v;
-    if (t.k === "ptr") {
-      if (v.k === "opaque" || (v.k === "int" && v.v === 0n)) return v;
-      this.fail("unmodeled-value", describe(v), this.loc(f, at), `${describe(v)} used as a pointer`);
-    }
-    if (t.k === "bool") return int(this.truth(v, f, at));
-    if (v.k === "int") return int(t.signed ? BigInt.asIntN(t.bits, v.v) : BigInt.asUintN(t.bits, v.v));
-    if (v.k === "word" && v.bits.every((b) => b.mask < 1n << BigInt(t.bits))) return v;
-    return this.fail(
-      "unmodeled-value",
-      describe(v),
-      this.loc(f, at),
-      `the value of ${describe(v)} is not modeled`,
-    );
+    return this.ok(convert(v, t), f, at);
   }
 
   private truth(v: Val, f: Frame, at: SyntaxNode): boolean {
-    if (v.k === "int") return v.v !== 0n;
-    return this.fail(
-      "unmodeled-value",
-      describe(v),
-      this.loc(f, at),
-      `the truth of ${describe(v)} depends on state kspec does not model`,
-    );
+    return this.ok(truth(v), f, at);
   }
 
   private num(v: Val, f: Frame, at: SyntaxNode): bigint {
-    if (v.k === "int") return v.v;
-    return this.fail(
-      "unmodeled-value",
-      describe(v),
-      this.loc(f, at),
-      `arithmetic on ${describe(v)} is not modeled`,
-    );
+    return this.ok(num(v), f, at);
   }
 
   eval(e: SyntaxNode, f: Frame): Val {
@@ -731,58 +621,14 @@ export class Interpreter {
       const [w, m] = a.k === "word" ? [a, b] : [b as WordV, a];
       return this.maskWord(w, this.num(m, f, at), f, at);
     }
-    const x = this.num(a, f, at);
-    const y = this.num(b, f, at);
-    const rel = (ok: boolean) => {
-      // C compares negative values differently when the other side is unsigned; kspec does not track that.
-      if (x < 0n || y < 0n)
-        this.fail(
-          "unmodeled-value",
-          "signed comparison",
-          this.loc(f, at),
-          "relational comparison of a negative value",
-        );
-      return int(ok);
-    };
-    switch (op) {
-      case "+":
-        return int(x + y);
-      case "-":
-        return int(x - y);
-      case "*":
-        return int(x * y);
-      case "/":
-      case "%":
-        if (y === 0n) this.fail("unmodeled-value", "division by zero", this.loc(f, at), "division by zero");
-        if (x < 0n || y < 0n)
-          this.fail("unmodeled-value", "signed division", this.loc(f, at), "division of a negative value");
-        return int(op === "/" ? x / y : x % y);
-      case "<<":
-        if (y < 0n || y > 127n) this.fail("unmodeled-value", "shift", this.loc(f, at), `shift by ${y}`);
-        return int(x << y);
-      case ">>":
-        if (y < 0n || y > 127n) this.fail("unmodeled-value", "shift", this.loc(f, at), `shift by ${y}`);
-        return int(x >> y);
-      case "&":
-        return int(x & y);
-      case "|":
-        return int(x | y);
-      case "^":
-        return int(x ^ y);
-      case "==":
-        return int(x === y);
-      case "!=":
-        return int(x !== y);
-      case "<":
-        return rel(x < y);
-      case ">":
-        return rel(x > y);
-      case "<=":
-        return rel(x <= y);
-      case ">=":
-        return rel(x >= y);
-    }
-    return this.fail("unmodeled-construct", op, this.loc(f, at), `operator '${op}' is not modeled`);
+    const r = arithInt(op, this.num(a, f, at), this.num(b, f, at));
+    if (typeof r === "bigint") return int(r);
+    return this.fail(
+      r.kind === "construct" ? "unmodeled-construct" : "unmodeled-value",
+      r.name,
+      this.loc(f, at),
+      r.message,
+    );
   }
 
   private maskWord(w: WordV, m: bigint, f: Frame, at: SyntaxNode): Val {
@@ -796,7 +642,7 @@ export class Interpreter {
         `${w.desc} & 0x${m.toString(16)}: only ${w.bits.map((b) => b.macro).join(", ") || "no bits"} of ${w.desc} ${w.bits.length === 1 ? "is" : "are"} modeled`,
       );
     }
-    if (w.desc.endsWith("->flags")) {
+    if (w.desc.endsWith(`->${SLOT_FLAG_FIELD}`)) {
       if (this.usedFlagMacro && this.usedFlagMacro !== bit.macro) {
         this.fail(
           "ambiguous-flag",
@@ -817,14 +663,8 @@ export class Interpreter {
     const desc = `${base.k === "opaque" ? base.desc : "?"}${arrow}${name}`;
     if (base.k !== "opaque") this.fail("unmodeled-value", desc, this.loc(f, e), `${desc} is not modeled`);
     if (base.role === "vcpu" && name === "kvm" && arrow === "->") return { k: "opaque", role: "kvm", desc };
-    if (base.role === "slot" && name === "flags" && arrow === "->") {
-      const bits: WordV["bits"] = [];
-      for (const macro of this.opts.flagMacros) {
-        const v = this.macroValue(macro);
-        if (typeof v === "bigint") bits.push({ mask: v, input: "slotFlag", macro });
-      }
-      return { k: "word", desc, bits };
-    }
+    if (base.role === "slot" && name === SLOT_FLAG_FIELD && arrow === "->")
+      return slotFlagsWord(desc, this.opts.flagMacros, this.macroValue);
     return { k: "opaque", desc };
   }
 
@@ -838,44 +678,18 @@ export class Interpreter {
     return this.expandObject(name, f, e);
   }
 
-  /** The tree's value of a constant macro, cached; a Problem when it has none. */
-  macroValue(name: string): bigint | Problem {
-    let v = this.macroValues.get(name);
-    if (v !== undefined) return v;
-    const f: Frame = {
-      file: this.file,
-      scope: [new Map()],
-      fnName: name,
-      site: { file: this.file, line: 0 },
-    };
-    try {
-      const r = this.expandObject(name, f, this.fn);
-      v =
-        r.k === "int"
-          ? r.v
-          : { kind: "unmodeled-value", name, file: this.file, line: 0, message: `${name} is not a constant` };
-    } catch (e) {
-      if (!(e instanceof Unverifiable)) throw e;
-      v = e.problem;
-    }
-    this.macroValues.set(name, v);
-    return v;
-  }
+  /** The tree's value of a constant macro (kernel/macros): for flag bits and macro arguments of spellings. */
+  readonly macroValue: MacroValue = (name) => {
+    const v = this.constants.value(name);
+    return typeof v === "bigint"
+      ? v
+      : { kind: v.kind === "not-constant" ? "unmodeled-value" : v.kind, name: v.name, message: v.message };
+  };
 
   private macroDef(name: string, f: Frame, at: SyntaxNode) {
-    const defs = this.pp.lookup(name);
-    if (defs.length > 1) {
-      this.fail(
-        "ambiguous-macro",
-        name,
-        this.loc(f, at),
-        `${name} has ${defs.length} different definitions in the tree (${defs
-          .slice(0, 3)
-          .map((d) => `${d.file}:${d.line}`)
-          .join(", ")}); which one applies depends on configuration`,
-      );
-    }
-    return defs[0];
+    const d = this.constants.definition(name);
+    if (d && "kind" in d) this.fail("ambiguous-macro", name, this.loc(f, at), d.message);
+    return d;
   }
 
   private expandObject(name: string, f: Frame, at: SyntaxNode): Val {
@@ -894,6 +708,9 @@ export class Interpreter {
         this.loc(f, at),
         `function-like macro ${name} used without arguments`,
       );
+    // A constant needs no run of its own; a macro over locals or calls is expanded where it is used.
+    const v = this.constants.value(name);
+    if (typeof v === "bigint") return int(v);
     return this.evalExpansion(name, expandOnce(def, undefined), f, at);
   }
 
@@ -901,7 +718,7 @@ export class Interpreter {
     if (this.expanding.includes(name) || this.expanding.length > 64) {
       this.fail("unmodeled-construct", name, this.loc(f, at), `macro ${name} expands to itself`);
     }
-    const node = this.snippet(text);
+    const node = expressionOf(text);
     if (!node)
       this.fail(
         "unmodeled-construct",
@@ -915,18 +732,6 @@ export class Interpreter {
     } finally {
       this.expanding.pop();
     }
-  }
-
-  private snippet(text: string): SyntaxNode | null {
-    let n = this.snippets.get(text);
-    if (n === undefined) {
-      const root = parseC(`int __kspec_v = (${text}\n);`).rootNode;
-      const decl = root.namedChildren[0];
-      const init = decl?.type === "declaration" ? decl.childForFieldName("declarator") : null;
-      n = !root.hasError && init?.type === "init_declarator" ? init.childForFieldName("value") : null;
-      this.snippets.set(text, n);
-    }
-    return n;
   }
 
   // ---- calls -----------------------------------------------------------------------------------------------
@@ -950,15 +755,14 @@ export class Interpreter {
         "calls through a function pointer are not modeled",
       );
 
-    const spellings = VOCABULARY.flatMap((d) =>
-      d.c
-        .filter((c) => c.kind === "call" && c.fn === name)
-        .map((c) => ({ input: d.name, c: c as Extract<CSpelling, { kind: "call" }> })),
-    );
+    const spellings = callSpellings(name);
     if (spellings.length) {
       const args = argNodes.map((a) => this.eval(a, f));
       for (const s of spellings) {
-        if (s.c.args.length === args.length && s.c.args.every((p, i) => this.argMatches(p, args[i])))
+        if (
+          s.c.args.length === args.length &&
+          s.c.args.every((p, i) => argMatches(p, args[i], this.macroValue))
+        )
           return this.predicate(s.input, s.c, f, e);
       }
       return this.fail(
@@ -1018,41 +822,17 @@ export class Interpreter {
     );
   }
 
-  private argMatches(p: ArgPattern, v: Val): boolean {
-    if ("role" in p) return v.k === "opaque" && v.role === p.role;
-    const want = this.macroValue(p.macro);
-    return typeof want === "bigint" && v.k === "int" && v.v === want;
-  }
-
-  private predicate(input: string, c: Extract<CSpelling, { kind: "call" }>, f: Frame, at: SyntaxNode): Val {
-    const r = c.returns;
-    if (r === "bool") return int(need(this.env, input) === true);
-    if (r === "memtype") return int(memtypeCode(need(this.env, input)));
-    const macro = "bits" in r ? r.bits : r.word;
-    const m = this.macroValue(macro);
-    if (typeof m !== "bigint") return this.fail(m.kind, m.name, this.loc(f, at), m.message);
-    if ("word" in r) return { k: "word", desc: `${c.fn}()`, bits: [{ mask: m, input, macro }] };
-    return int(need(this.env, input) === true ? m : 0n);
+  private predicate(input: string, c: CallSpelling, f: Frame, at: SyntaxNode): Val {
+    return this.ok(predicate(input, c, this.env, this.macroValue), f, at);
   }
 
   /** A static function of the tree, from the function's own file or a header it includes. */
   private helper(name: string): HelperDef | null {
     let h = this.helpers.get(name);
-    if (h !== undefined) return h;
-    h = null;
-    const re = new RegExp(`\\b${name}\\s*\\(`);
-    for (const file of [this.file, ...this.pp.includeClosure().filter((x) => x !== this.file)]) {
-      const text = this.tree.read(file);
-      if (!text || !re.test(text)) continue;
-      const defs = findFunctions(parseC(text, file).rootNode, name).filter((d) =>
-        hasStorageClass(d, "static"),
-      );
-      if (defs.length) {
-        h = { node: defs[defs.length - 1], file };
-        break;
-      }
+    if (h === undefined) {
+      h = staticHelper(this.tree, this.pp, name) ?? null;
+      this.helpers.set(name, h);
     }
-    this.helpers.set(name, h);
     return h;
   }
 
@@ -1114,18 +894,6 @@ export class Interpreter {
   }
 }
 
-export function parseNumber(text: string): bigint | undefined {
-  const t = text.replace(/[uUlL]+$/, "").replace(/'/g, "");
-  if (/^0[xX][0-9a-fA-F]+$/.test(t) || /^0[bB][01]+$/.test(t)) return BigInt(t);
-  if (/^0[0-7]*$/.test(t)) return BigInt("0o" + (t.slice(1) || "0"));
-  if (/^[1-9]\d*$/.test(t)) return BigInt(t);
-  return undefined;
-}
-
-function describe(v: Val): string {
-  return v.k === "int" ? String(v.v) : v.desc;
-}
-
 function clip(s: string): string {
   const one = s.replace(/\s+/g, " ").trim();
   return one.length > 60 ? one.slice(0, 57) + "..." : one;
@@ -1151,14 +919,4 @@ function constructName(n: SyntaxNode): string {
     preproc_function_def: "#define",
   };
   return names[n.type] ?? n.type.replace(/_/g, " ");
-}
-
-/** The tree's value of constant macros as seen from `file` (its include closure): for the generator. */
-export function constantsOf(tree: KernelTree, pp: Preprocessor): (name: string) => bigint | undefined {
-  const dummy = parseC("int __kspec_constants(void)\n{\n\treturn 0;\n}\n").rootNode.namedChildren[0];
-  const interp = new Interpreter(tree, pp, dummy, pp.rootFile, { flagMacros: [] });
-  return (name) => {
-    const v = interp.macroValue(name);
-    return typeof v === "bigint" ? v : undefined;
-  };
 }

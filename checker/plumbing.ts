@@ -1,20 +1,25 @@
-// Plumbing stage: is a memslot flag wired through KVM consistently in a tree state? Read with tree-sitter from
-// the tree itself: the uapi define and its bit, check_memory_region_flags(), the capability and its report, the
+// Plumbing stage: is a memslot flag wired through KVM consistently in a tree state? Each site is found through
+// kernel/kvm-sites: the uapi define and its bit, check_memory_region_flags(), the capability and its report, the
 // kvm_slot_*() helper, api.rst, and whether every get_mt_mask declaration, definition and call agree.
 
-import { Preprocessor } from "./cpp.js";
-import { constantsOf } from "./interp.js";
+import { Preprocessor } from "../kernel/cpp.js";
+import { visibleName } from "../kernel/locate.js";
+import { descendants, lineOf, parseC, type SyntaxNode } from "../kernel/parse.js";
 import {
-  declaredName,
-  defines,
-  descendants,
-  findFunctions,
-  functionDeclarator,
-  lineOf,
-  parseC,
-  type SyntaxNode,
-} from "./parse.js";
-import type { KernelTree } from "./tree.js";
+  apiMention,
+  capabilityReport,
+  CAP_PREFIX,
+  flagAccepted,
+  flagBit,
+  FLAG_PREFIX,
+  mtMaskMember,
+  mtMaskSites,
+  SITES,
+  SLOT_HELPER,
+  slotHelperFor,
+  uapiDefines,
+} from "../kernel/kvm-sites.js";
+import type { KernelTree } from "../kernel/tree.js";
 
 export interface Finding {
   id: string;
@@ -36,17 +41,6 @@ export interface PlumbingReport {
   capabilities: string[];
   /** Contradictions: a state no commit of a bisectable series may leave. */
   problems: Finding[];
-}
-
-const UAPI = "include/uapi/linux/kvm.h";
-
-/** Uses of an identifier inside a function of a file: [line] of each. */
-function usesIn(tree: KernelTree, file: string, fn: string, ident: string): number[] {
-  const text = tree.read(file);
-  if (!text || !text.includes(ident)) return [];
-  return findFunctions(parseC(text).rootNode, fn).flatMap((f) =>
-    descendants(f, (n) => n.type === "identifier" && n.text === ident).map(lineOf),
-  );
 }
 
 /** Parameter types without their names, spaced alike: "const struct kvm_memory_slot *". */
@@ -71,52 +65,29 @@ function paramTypes(fd: SyntaxNode): string[] {
 function signatureProblems(tree: KernelTree): Finding[] {
   const problems: Finding[] = [];
   const sigs: { what: string; file: string; line: number; types: string[] }[] = [];
-  const host = tree.read("arch/x86/include/asm/kvm_host.h");
-  if (host) {
-    const member = descendants(
-      parseC(host).rootNode,
-      (n) => n.type === "field_declaration" && /\(\s*\*\s*get_mt_mask\s*\)/.test(n.text),
-    )[0];
-    const fd = member && descendants(member, (n) => n.type === "function_declarator")[0];
-    if (fd)
-      sigs.push({
-        what: "kvm_x86_ops.get_mt_mask",
-        file: "arch/x86/include/asm/kvm_host.h",
-        line: lineOf(member),
-        types: paramTypes(fd),
-      });
-  }
-  const calls: { file: string; line: number; args: number }[] = [];
-  for (const file of tree.list("arch/x86/kvm", (f) => f.endsWith(".c") || f.endsWith(".h"))) {
-    const text = tree.read(file)!;
-    if (!text.includes("get_mt_mask")) continue;
-    const root = parseC(text).rootNode;
-    for (const def of findFunctions(root, "vmx_get_mt_mask")) {
-      sigs.push({
-        what: "vmx_get_mt_mask() definition",
-        file,
-        line: lineOf(def),
-        types: paramTypes(functionDeclarator(def)!),
-      });
-    }
-    for (const d of descendants(root, (n) => n.type === "declaration")) {
-      for (const fd of d
-        .childrenForFieldName("declarator")
-        .filter((x) => x.type === "function_declarator" && declaredName(x) === "vmx_get_mt_mask")) {
-        sigs.push({ what: "vmx_get_mt_mask() prototype", file, line: lineOf(d), types: paramTypes(fd) });
-      }
-    }
-    for (const c of descendants(
-      root,
-      (n) => n.type === "call_expression" && /get_mt_mask\b/.test(n.childForFieldName("function")!.text),
-    )) {
-      calls.push({
-        file,
-        line: lineOf(c),
-        args: c.childForFieldName("arguments")!.namedChildren.filter((a) => a.type !== "comment").length,
-      });
-    }
-  }
+  const member = mtMaskMember(tree);
+  if (member)
+    sigs.push({
+      what: "kvm_x86_ops.get_mt_mask",
+      file: SITES.x86KvmHost,
+      line: lineOf(member.node),
+      types: paramTypes(member.declarator),
+    });
+  const sites = mtMaskSites(tree);
+  for (const d of sites.definitions)
+    sigs.push({
+      what: "vmx_get_mt_mask() definition",
+      file: d.file,
+      line: lineOf(d.node),
+      types: paramTypes(d.declarator),
+    });
+  for (const p of sites.prototypes)
+    sigs.push({
+      what: "vmx_get_mt_mask() prototype",
+      file: p.file,
+      line: lineOf(p.node),
+      types: paramTypes(p.declarator),
+    });
   if (!sigs.length) return problems;
   const ref = sigs[0];
   for (const s of sigs.slice(1)) {
@@ -129,13 +100,16 @@ function signatureProblems(tree: KernelTree): Finding[] {
       });
     }
   }
-  for (const c of calls) {
-    if (c.args !== ref.types.length) {
+  for (const c of sites.calls) {
+    const args = c.node
+      .childForFieldName("arguments")!
+      .namedChildren.filter((a) => a.type !== "comment").length;
+    if (args !== ref.types.length) {
       problems.push({
         id: "signature-mismatch",
-        message: `get_mt_mask is called with ${c.args} arguments; ${ref.what} takes ${ref.types.length}`,
+        message: `get_mt_mask is called with ${args} arguments; ${ref.what} takes ${ref.types.length}`,
         file: c.file,
-        line: c.line,
+        line: lineOf(c.node),
       });
     }
   }
@@ -153,92 +127,82 @@ export function plumbing(
   files: readonly string[] = [],
 ): PlumbingReport {
   const problems: Finding[] = [...signatureProblems(tree)];
-  const uapi = tree.read(UAPI) ?? "";
-  const baseUapi = base.read(UAPI) ?? "";
-  const value = constantsOf(tree, new Preprocessor(tree, UAPI));
-  const before = new Set(defines(baseUapi, /^KVM_(MEM|CAP)_/).map((d) => d.name));
-  const mems = defines(uapi, /^KVM_MEM_/);
-  const caps = defines(uapi, /^KVM_CAP_/);
+  const { mems, caps } = uapiDefines(tree);
+  const b = uapiDefines(base);
+  const before = new Set([...b.mems, ...b.caps].map((d) => d.name));
   const newMems = mems.filter((d) => !before.has(d.name) || extra.includes(d.name));
   const newCaps = caps.filter((d) => !before.has(d.name));
 
   // Capabilities: unique numbers.
   const capValues = new Map<string, string>();
   for (const c of caps) {
-    const v = value(c.name);
-    if (v === undefined) continue;
-    const other = capValues.get(String(v));
-    if (other && (newCaps.some((n) => n.name === c.name) || newCaps.some((n) => n.name === other))) {
+    if (c.value === undefined) continue;
+    const other = capValues.get(String(c.value));
+    if (
+      other &&
+      other !== c.name &&
+      (newCaps.some((n) => n.name === c.name) || newCaps.some((n) => n.name === other))
+    ) {
       problems.push({
         id: "capability-collision",
-        message: `${c.name} has number ${v}, already used by ${other}`,
-        file: UAPI,
+        message: `${c.name} has number ${c.value}, already used by ${other}`,
+        file: SITES.uapi,
         line: c.line,
       });
     }
-    capValues.set(String(v), c.name);
+    capValues.set(String(c.value), c.name);
   }
-  const reported = (cap: string) =>
-    [
-      ...usesIn(tree, "virt/kvm/kvm_main.c", "kvm_vm_ioctl_check_extension_generic", cap).map((line) => ({
-        file: "virt/kvm/kvm_main.c",
-        line,
-      })),
-      ...usesIn(tree, "arch/x86/kvm/x86.c", "kvm_vm_ioctl_check_extension", cap).map((line) => ({
-        file: "arch/x86/kvm/x86.c",
-        line,
-      })),
-    ][0];
 
   const flags: FlagStatus[] = [];
-  const rst = tree.read("Documentation/virt/kvm/api.rst") ?? "";
-  const hostH = tree.read("include/linux/kvm_host.h") ?? "";
   for (const m of newMems) {
     const st: FlagStatus = { macro: m.name, done: [], pending: [] };
-    const v = value(m.name);
-    if (v === undefined || v <= 0n || (v & (v - 1n)) !== 0n) {
+    st.bit = flagBit(m.value);
+    if (st.bit === undefined) {
       problems.push({
         id: "flag-not-a-bit",
         message: `${m.name} is not a single bit`,
-        file: UAPI,
+        file: SITES.uapi,
         line: m.line,
       });
     } else {
-      st.bit = v.toString(2).length - 1;
-      const clash = mems.find((o) => o.name !== m.name && value(o.name) === v);
+      const clash = mems.find((o) => o.name !== m.name && o.value === m.value);
       if (clash)
         problems.push({
           id: "flag-collision",
           message: `${m.name} uses bit ${st.bit}, already used by ${clash.name}`,
-          file: UAPI,
+          file: SITES.uapi,
           line: m.line,
         });
       else
         st.done.push({
           id: "defined",
           message: `${m.name} defined with free bit ${st.bit}`,
-          file: UAPI,
+          file: SITES.uapi,
           line: m.line,
         });
     }
-    const accepted = usesIn(tree, "virt/kvm/kvm_main.c", "check_memory_region_flags", m.name);
+    const accepted = flagAccepted(tree, m.name);
     if (accepted.length)
       st.done.push({
         id: "accepted",
         message: `accepted by check_memory_region_flags()`,
-        file: "virt/kvm/kvm_main.c",
+        file: SITES.kvmMain,
         line: accepted[0],
       });
     else
       st.pending.push({
         id: "accepted",
         message: `${m.name} is not accepted by check_memory_region_flags()`,
-        file: "virt/kvm/kvm_main.c",
+        file: SITES.kvmMain,
       });
-    const cap = newCaps.map((c) => ({ c, at: reported(c.name) }));
     if (!newCaps.length)
-      st.pending.push({ id: "capability", message: `no new KVM_CAP_* advertises ${m.name}`, file: UAPI });
-    for (const { c, at } of cap) {
+      st.pending.push({
+        id: "capability",
+        message: `no new ${CAP_PREFIX}* advertises ${m.name}`,
+        file: SITES.uapi,
+      });
+    for (const c of newCaps) {
+      const at = capabilityReport(tree, c.name);
       if (at) {
         st.done.push({
           id: "capability",
@@ -258,39 +222,32 @@ export function plumbing(
         st.pending.push({
           id: "capability",
           message: `${c.name} is defined but not reported by KVM_CHECK_EXTENSION`,
-          file: UAPI,
+          file: SITES.uapi,
           line: c.line,
         });
     }
-    const helper = descendants(parseC(hostH).rootNode, (n) => n.type === "function_definition").find(
-      (f) => /\bkvm_slot_\w+\s*\(/.test(f.text.split("{")[0]) && f.text.includes(m.name),
-    );
+    const helper = slotHelperFor(tree, m.name);
     if (helper)
       st.done.push({
         id: "helper",
-        message: `${declaredName(functionDeclarator(helper) ?? null)}() tests it`,
-        file: "include/linux/kvm_host.h",
-        line: lineOf(helper),
+        message: `${helper.name}() tests it`,
+        file: SITES.kvmHost,
+        line: helper.line,
       });
     else
       st.pending.push({
         id: "helper",
-        message: `no kvm_slot_*() helper in include/linux/kvm_host.h tests ${m.name}`,
-        file: "include/linux/kvm_host.h",
+        message: `no kvm_slot_*() helper in ${SITES.kvmHost} tests ${m.name}`,
+        file: SITES.kvmHost,
       });
-    const doc = rst.split("\n").findIndex((l) => l.includes(m.name));
-    if (doc >= 0)
-      st.done.push({
-        id: "documented",
-        message: `api.rst mentions it`,
-        file: "Documentation/virt/kvm/api.rst",
-        line: doc + 1,
-      });
+    const doc = apiMention(tree, m.name);
+    if (doc)
+      st.done.push({ id: "documented", message: `api.rst mentions it`, file: SITES.apiRst, line: doc });
     else
       st.pending.push({
         id: "documented",
-        message: `Documentation/virt/kvm/api.rst does not mention ${m.name}`,
-        file: "Documentation/virt/kvm/api.rst",
+        message: `${SITES.apiRst} does not mention ${m.name}`,
+        file: SITES.apiRst,
       });
     flags.push(st);
   }
@@ -302,14 +259,10 @@ export function plumbing(
     if (!text) continue;
     const old = base.read(file) ?? "";
     const pp = new Preprocessor(tree, file);
-    const helperDefined = (fn: string) =>
-      pp.includeClosure().some((f) => {
-        const t = tree.read(f);
-        return !!t && t.includes(fn) && findFunctions(parseC(t).rootNode, fn).length > 0;
-      });
-    for (const c of descendants(parseC(text).rootNode, (n) => n.type === "call_expression")) {
+    const root = parseC(text).rootNode;
+    for (const c of descendants(root, (n) => n.type === "call_expression")) {
       const fn = c.childForFieldName("function")!.text;
-      if (/^kvm_slot_\w+$/.test(fn) && !new RegExp(`\\b${fn}\\b`).test(old) && !helperDefined(fn)) {
+      if (SLOT_HELPER.test(fn) && !new RegExp(`\\b${fn}\\b`).test(old) && !visibleName(tree, pp, fn)) {
         problems.push({
           id: "undefined-helper",
           message: `${fn}() is used but not defined`,
@@ -318,10 +271,8 @@ export function plumbing(
         });
       }
     }
-    for (const id of descendants(
-      parseC(text).rootNode,
-      (n) => n.type === "identifier" && /^KVM_(MEM|CAP)_/.test(n.text),
-    )) {
+    const names = new RegExp(`^(${FLAG_PREFIX}|${CAP_PREFIX})`);
+    for (const id of descendants(root, (n) => n.type === "identifier" && names.test(n.text))) {
       if (!new RegExp(`\\b${id.text}\\b`).test(old) && pp.lookup(id.text).length === 0) {
         problems.push({
           id: "undefined-constant",

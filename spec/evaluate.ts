@@ -1,4 +1,4 @@
-// Model stage: the reference evaluator — policy + inputs -> { mask, type, ipat, rule }, and the lazy enumeration
+// Evaluate stage: the reference evaluator — policy + inputs -> { mask, type, ipat, rule }, and the lazy enumeration
 // of input space that both the evaluator and the C interpreter use.
 //
 // A computation asks for inputs as it needs them (`need`); an input not yet assigned stops it, and the
@@ -73,6 +73,28 @@ export function explore<T>(run: (env: Env) => T, opts: ExploreOptions = {}): Lea
   };
   go(new Map(), opts.eager ?? []);
   return leaves;
+}
+
+/**
+ * A table given as paths (leaves that partition the input space) as a function of inputs: the leaf whose
+ * assignment the inputs agree with. Asks for an input (Need) as the leaves read it.
+ */
+export function leafLookup<T extends { env: Env }>(leaves: readonly T[]): (env: Env) => T {
+  return (env) => {
+    for (const l of leaves) {
+      let ok = true;
+      for (const [k, v] of l.env) {
+        const got = env.get(k);
+        if (got === undefined) throw new Need(k);
+        if (got !== v) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) return l;
+    }
+    throw new Error("internal: the table does not cover this input");
+  };
 }
 
 export function condHolds(c: Cond, env: Env): boolean {

@@ -1,4 +1,4 @@
-// Model stage: the vocabulary — every input a memory-type policy may read, its domain, and the C spellings by
+// Bind stage (vocabulary): the vocabulary — every input a memory-type policy may read, its domain, and the C spellings by
 // which kernel trees read it. The checker recognises these spellings and the generator emits them: one table.
 
 import { EPT_TYPES, PAT_TYPES, TYPE_CODE } from "./memtypes.js";
@@ -162,6 +162,24 @@ export const VOCABULARY: readonly InputDef[] = [
 ];
 
 export const CONFIG_PREFIX = "config:";
+
+/** The parameter names by which a function is handed an input (is_mmio for isMmio). */
+export function paramNames(input: string): readonly string[] {
+  const c = VOCABULARY.find((d) => d.name === input)?.c.find((x) => x.kind === "param");
+  return c && c.kind === "param" ? c.names : [];
+}
+
+/** The input a parameter name stands for, if any. */
+export function paramInput(name: string): string | undefined {
+  return VOCABULARY.find((d) => d.c.some((c) => c.kind === "param" && c.names.includes(name)))?.name;
+}
+
+/** The memslot-flag spelling: the input it stands for and the memslot field whose bit it is. */
+export const SLOT_FLAG: { input: string; field: string } = (() => {
+  for (const d of VOCABULARY)
+    for (const c of d.c) if (c.kind === "slot-flag") return { input: d.name, field: c.field };
+  throw new Error("internal: the vocabulary has no slot-flag spelling");
+})();
 
 const BY_NAME = new Map(VOCABULARY.map((d) => [d.name, d]));
 

@@ -285,3 +285,11 @@ export function applyTo(tree: KernelTree, p: Patch): Applied {
   }
   return { tree: tree.withOverlay(changes), changed: [...changes.keys()].sort() };
 }
+
+/** Several inputs read as one series, in numbered order: what verify-patch is given. */
+export async function readSeries(inputs: readonly string[], stdin: () => Buffer): Promise<Patch[]> {
+  if (inputs.filter((p) => p === "-").length > 1) throw new InputError("standard input can be read once");
+  const read: Patch[] = [];
+  for (const a of inputs) read.push(...(await readInput(a, stdin)));
+  return orderSeries(read);
+}

@@ -1,11 +1,19 @@
-// Parse stage: tree-sitter-c over kernel sources, with per-text caching and helpers for locations and errors.
+// Parse stage: tree-sitter-c over kernel sources — whole files or one byte range of a file — with per-text
+// caching and helpers for locations and errors.
 
 import Parser from "tree-sitter";
 import C from "tree-sitter-c";
 
 export type SyntaxNode = Parser.SyntaxNode;
 
-let parser: Parser | undefined;
+let theParser: Parser | undefined;
+function parser(): Parser {
+  if (!theParser) {
+    theParser = new Parser();
+    theParser.setLanguage(C as unknown as Parser.Language);
+  }
+  return theParser;
+}
 const cache = new Map<string, Parser.Tree>();
 /** Names of the files parsed so far (benchmarks parse the same files with tree-sitter alone). */
 export const parsedFiles = new Set<string>();
@@ -20,17 +28,50 @@ export function parseC(text: string, name?: string): Parser.Tree {
     return hit;
   }
   if (name) parsedFiles.add(name);
-  parser ??= (() => {
-    const p = new Parser();
-    p.setLanguage(C as unknown as Parser.Language);
-    return p;
-  })();
   // tree-sitter's default read callback takes strings in 32 KiB chunks; kernel files are larger.
-  const tree = parser.parse((i: number) => text.slice(i, i + 65536));
+  const tree = parser().parse((i: number) => text.slice(i, i + 65536));
   // A small LRU: a run parses a handful of files, but a fuzzer or a mutation run parses thousands of versions
   // of vmx.c, and each tree of it holds tens of megabytes.
   if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value!);
   cache.set(text, tree);
+  return tree;
+}
+
+const ranged = new Map<string, Map<string, Parser.Tree>>();
+
+/** Row and column of a string index (rows and columns as tree-sitter counts them: 0-based). */
+function pointAt(text: string, index: number): Parser.Point {
+  let row = 0;
+  for (let i = text.indexOf("\n"); i >= 0 && i < index; i = text.indexOf("\n", i + 1)) row++;
+  return { row, column: index - (text.lastIndexOf("\n", index - 1) + 1) };
+}
+
+/**
+ * The parse of one byte range of a file (tree-sitter's included ranges): nodes keep the file's rows, columns and
+ * string indices, error recovery elsewhere in the file cannot swallow the range, and a large file is not parsed
+ * whole to read one function.
+ */
+export function parseRange(text: string, start: number, end: number): Parser.Tree {
+  let byRange = ranged.get(text);
+  if (!byRange) {
+    if (ranged.size >= CACHE_SIZE) ranged.delete(ranged.keys().next().value!);
+    ranged.set(text, (byRange = new Map()));
+  }
+  const key = `${start}:${end}`;
+  let tree = byRange.get(key);
+  if (!tree) {
+    tree = parser().parse((i: number) => text.slice(i, i + 65536), undefined, {
+      includedRanges: [
+        {
+          startIndex: start,
+          endIndex: end,
+          startPosition: pointAt(text, start),
+          endPosition: pointAt(text, end),
+        },
+      ],
+    });
+    byRange.set(key, tree);
+  }
   return tree;
 }
 
@@ -93,31 +134,11 @@ export function declaredName(decl: SyntaxNode | null): string | undefined {
   return undefined;
 }
 
-export function functionDeclarator(def: SyntaxNode): SyntaxNode | undefined {
-  let d = def.childForFieldName("declarator");
+/** The function declarator of a definition, a declaration's declarator, or a declarator itself. */
+export function functionDeclarator(n: SyntaxNode): SyntaxNode | undefined {
+  let d: SyntaxNode | null = n.type.endsWith("declarator") ? n : n.childForFieldName("declarator");
   while (d && d.type !== "function_declarator") d = d.childForFieldName("declarator");
   return d ?? undefined;
-}
-
-/** Top-level function definitions of a file named `name`. */
-export function findFunctions(root: SyntaxNode, name: string): SyntaxNode[] {
-  const out: SyntaxNode[] = [];
-  const visit = (n: SyntaxNode) => {
-    for (const c of n.namedChildren) {
-      if (c.type === "function_definition") {
-        const fd = functionDeclarator(c);
-        if (fd && declaredName(fd) === name) out.push(c);
-      } else if (
-        c.type.startsWith("preproc_") ||
-        c.type === "linkage_specification" ||
-        c.type === "declaration_list"
-      ) {
-        visit(c);
-      }
-    }
-  };
-  visit(root);
-  return out;
 }
 
 export function hasStorageClass(def: SyntaxNode, cls: string): boolean {

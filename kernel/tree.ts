@@ -1,11 +1,12 @@
-// Tree access stage: read-only access to a kernel tree, with an optional in-memory overlay of changed files
+// Read stage: read-only access to a kernel tree, with an optional in-memory overlay of changed files
 // (patches are applied there, never on disk). Paths are tree-relative and may not leave the tree: not by `..`,
 // and not through a symlinked component whose real path lies outside the tree's root.
 
-import { lstatSync, readdirSync, realpathSync, statSync, type Dirent } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readdirSync, realpathSync, statSync, type Dirent } from "node:fs";
 import { join, posix, resolve } from "node:path";
 import { InputError } from "../spec/errors.js";
-import { readBounded } from "../spec/files.js";
+import { readBounded, TooLarge } from "../spec/files.js";
 
 /** A normalized tree-relative path, or an error for anything that could leave the tree. */
 export function safeRel(p: string): string {
@@ -16,6 +17,9 @@ export function safeRel(p: string): string {
     throw new InputError(`path leaves the tree: ${p}`);
   return n;
 }
+
+/** A path that is already normal and relative (the usual case): no need to normalize it again. */
+const NORMAL = /^(?!\.{1,2}(?:\/|$))[\w+,@=-][\w.+,@=-]*(?:\/(?!\.{1,2}(?:\/|$))[\w.+,@=-]+)*$/;
 
 /** Kernel sources are at most a few hundred kilobytes; larger files are not read (memory stays bounded). */
 export const MAX_TREE_FILE = 16 << 20;
@@ -108,15 +112,15 @@ class DiskSource {
         if (real === undefined) e = { kind: "missing" };
         else if (!this.inside(real)) e = { kind: "outside", target: real, via: rel };
         else e = this.typed(statSync(real));
-      } else e = this.typed(d.isDirectory() ? "dir" : d.isFile() ? lstatSync(join(this.root, rel)) : "other");
+      } else if (d.isDirectory()) e = { kind: "dir" };
+      // A regular file's size is checked when it is read (too-large then), not with a stat per entry.
+      else e = d.isFile() ? { kind: "file" } : { kind: "missing" };
     }
     this.entries.set(rel, e);
     return e;
   }
 
-  private typed(st: import("node:fs").Stats | "dir" | "other"): Entry {
-    if (st === "dir") return { kind: "dir" };
-    if (st === "other") return { kind: "missing" };
+  private typed(st: import("node:fs").Stats): Entry {
     if (st.isDirectory()) return { kind: "dir" };
     if (!st.isFile()) return { kind: "missing" };
     return st.size > MAX_TREE_FILE ? { kind: "too-large", size: st.size } : { kind: "file" };
@@ -128,7 +132,8 @@ class DiskSource {
     if (t === undefined) {
       try {
         t = readBounded(join(this.root, rel), MAX_TREE_FILE).toString("utf8");
-      } catch {
+      } catch (e) {
+        if (e instanceof TooLarge) this.entries.set(rel, { kind: "too-large", size: MAX_TREE_FILE + 1 });
         return undefined;
       }
       this.texts.set(rel, t);
@@ -196,6 +201,39 @@ export class KernelTree {
     return tree;
   }
 
+  /** HEAD, when the tree is a clean git work tree of its own (a series can then name its base-commit). */
+  gitBase(): string | undefined {
+    const git = (...args: string[]) =>
+      execFileSync("git", ["-C", this.root, ...args], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      }).trim();
+    try {
+      if (realpathSync(git("rev-parse", "--show-toplevel")) !== this.realRoot) return undefined;
+      if (git("status", "--porcelain", "--untracked-files=no") !== "") return undefined;
+      return git("rev-parse", "--verify", "HEAD");
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The identity git would give a commit made in this tree: its own config first, then the user's. */
+  gitIdentity(): { name: string; email: string } | undefined {
+    const get = (k: string) => {
+      try {
+        return execFileSync("git", ["-C", this.root, "config", "--get", k], {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "ignore"],
+        }).trim();
+      } catch {
+        return "";
+      }
+    };
+    const name = get("user.name");
+    const email = get("user.email");
+    return name && email ? { name, email } : undefined;
+  }
+
   /** The real path of the root: an --out must not resolve inside it. */
   get realRoot(): string {
     return this.source.realRoot;
@@ -214,7 +252,7 @@ export class KernelTree {
 
   /** What a path is in this state of the tree (the overlay first). */
   entry(rel: string): Entry {
-    const p = safeRel(rel);
+    const p = NORMAL.test(rel) ? rel : safeRel(rel);
     if (this.overlay.has(p)) return this.overlay.get(p) === null ? { kind: "missing" } : { kind: "file" };
     // A directory component through which the path would leave the tree blocks the overlay's files too.
     return this.source.entry(p);
@@ -238,7 +276,7 @@ export class KernelTree {
   }
 
   read(rel: string): string | undefined {
-    const p = safeRel(rel);
+    const p = NORMAL.test(rel) ? rel : safeRel(rel);
     if (this.overlay.has(p)) return this.overlay.get(p) ?? undefined;
     return this.source.read(p);
   }

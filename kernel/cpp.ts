@@ -1,4 +1,4 @@
-// Preprocessor stage: the headers a kernel source file includes (transitively), the #defines they make, and
+// Preprocess stage: the headers a kernel source file includes (transitively), the #defines they make, and
 // one-level expansion of a macro use, so that constants come from the tree's own headers.
 //
 // This is a model of the preprocessor, not a reimplementation: directives are read line by line, conditionals
@@ -17,6 +17,11 @@ export interface MacroDef {
   body: string;
   file: string;
   line: number;
+  /** The directive's text range in its file (through its last continued line, without the newline). */
+  start: number;
+  end: number;
+  /** The conditions of the #if/#ifdef/#ifndef blocks around it, outermost first ("ifndef __LINUX_KVM_H"). */
+  conds: string[];
 }
 
 /** Directories searched for <...> includes in an x86 kernel build (and by KVM's own -I arch/x86/kvm). */
@@ -29,6 +34,7 @@ const SYSTEM_DIRS = [
   "include/uapi",
 ];
 const KVM_DIRS = ["arch/x86/kvm"];
+const SEARCH_DIRS = [...SYSTEM_DIRS, ...KVM_DIRS];
 /** Headers every kernel compilation unit sees through -include. */
 const FORCED = ["include/linux/kconfig.h", "include/linux/compiler_types.h"];
 
@@ -66,28 +72,36 @@ export function scanDirectives(text: string, file: string): Scan {
   const includes: Scan["includes"] = [];
   const defines: MacroDef[] = [];
   // Each frame: is this branch live (true/undefined) or dead (false); has an earlier branch certainly been taken.
-  const stack: { live: Tri; taken: Tri }[] = [];
+  const stack: { live: Tri; taken: Tri; cond: string }[] = [];
   const dead = () => stack.some((f) => f.live === false);
+  let offset = 0;
   for (let i = 0; i < lines.length; i++) {
     let line = lines[i];
     const start = i;
-    while (line.endsWith("\\") && i + 1 < lines.length) line = line.slice(0, -1) + " " + lines[++i];
+    const startOffset = offset;
+    offset += lines[i].length + 1;
+    while (line.endsWith("\\") && i + 1 < lines.length) {
+      line = line.slice(0, -1) + " " + lines[++i];
+      offset += lines[i].length + 1;
+    }
     const m = /^\s*#\s*(\w+)\s*(.*)$/.exec(line);
     if (!m) continue;
     const [, kw, rest] = m;
     if (kw === "if" || kw === "ifdef" || kw === "ifndef") {
       const live = evalCondition(kw, rest);
-      stack.push({ live, taken: live });
+      stack.push({ live, taken: live, cond: `${kw} ${rest.trim()}` });
     } else if (kw === "elif" || kw === "elifdef" || kw === "elifndef") {
       const f = stack[stack.length - 1];
       if (!f) continue;
       const cond = evalCondition(kw === "elif" ? "if" : kw.slice(2), rest);
       f.live = f.taken === true ? false : cond;
       if (cond === true && f.taken !== true) f.taken = true;
+      f.cond = `${kw} ${rest.trim()}`;
     } else if (kw === "else") {
       const f = stack[stack.length - 1];
       if (!f) continue;
       f.live = f.taken === true ? false : f.taken === false ? true : undefined;
+      f.cond = `else (${f.cond})`;
     } else if (kw === "endif") {
       stack.pop();
     } else if (dead()) {
@@ -98,7 +112,15 @@ export function scanDirectives(text: string, file: string): Scan {
     } else if (kw === "define") {
       const d = /^([A-Za-z_]\w*)(\(([^)]*)\))?\s*(.*)$/.exec(rest);
       if (!d) continue;
-      const def: MacroDef = { name: d[1], body: d[4].trim(), file, line: start + 1 };
+      const def: MacroDef = {
+        name: d[1],
+        body: d[4].trim(),
+        file,
+        line: start + 1,
+        start: startOffset,
+        end: offset - 1,
+        conds: stack.map((f) => f.cond),
+      };
       if (d[2] !== undefined) {
         const ps = d[3]
           .split(",")
@@ -117,14 +139,55 @@ export function scanDirectives(text: string, file: string): Scan {
   return { includes, defines };
 }
 
-const FAST_INCLUDE = /^[ \t]*#[ \t]*include[ \t]*(?:<([^>\n]+)>|"([^"\n]+)")/gm;
-const FAST_DEFINE = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)/gm;
+/** The directives of a file as the include closure needs them, found fast: no comment stripping, no bodies. */
+interface QuickScan {
+  includes: { path: string; quoted: boolean; index: number }[];
+  /** Names of macros the file may #define (the careful scan decides). */
+  defines: string[];
+}
+
+const quickScans = new Map<string, QuickScan>();
+const fullScans = new Map<string, Scan>();
+
+function cached<T>(m: Map<string, T>, key: string, make: () => T): T {
+  let v = m.get(key);
+  if (v === undefined) {
+    v = make();
+    // Bounded: a closure is about a thousand headers; fuzz and mutation runs make many versions of one file.
+    if (m.size >= 8192) m.delete(m.keys().next().value!);
+    m.set(key, v);
+  }
+  return v;
+}
+
+const DIRECTIVE = /[ \t]*#[ \t]*(include|define)[ \t]*(?:<([^>\n]+)>|"([^"\n]+)"|([A-Za-z_]\w*))/y;
+
+/** Every line that starts with `#include` or `#define`: found by looking at each '#' only. */
+export function quickScan(text: string): QuickScan {
+  return cached(quickScans, text, () => {
+    const out: QuickScan = { includes: [], defines: [] };
+    for (let i = text.indexOf("#"); i >= 0; i = text.indexOf("#", i + 1)) {
+      const bol = text.lastIndexOf("\n", i - 1) + 1;
+      DIRECTIVE.lastIndex = bol;
+      const m = DIRECTIVE.exec(text);
+      if (m) {
+        if (m[1] === "define") {
+          if (m[4]) out.defines.push(m[4]);
+        } else if (m[2] ?? m[3])
+          out.includes.push({ path: (m[2] ?? m[3])!, quoted: m[3] !== undefined, index: i });
+      }
+      const eol = text.indexOf("\n", i);
+      if (eol < 0) break;
+      i = eol;
+    }
+    return out;
+  });
+}
 
 export class Preprocessor {
   private files?: string[];
   /** Macro name -> files with a #define of it (found by a fast pass; confirmed by the careful scan). */
   private defineIndex = new Map<string, string[]>();
-  private scans = new Map<string, Scan>();
 
   constructor(
     readonly tree: KernelTree,
@@ -134,25 +197,42 @@ export class Preprocessor {
   /** Includes that resolved to a path kspec refuses to read (a symlink out of the tree, an oversized file). */
   readonly blocked: (Blocked & { from: string; line: number })[] = [];
 
+  /** Resolutions of `#include <x>` (and of quoted includes per directory): most headers are included often. */
+  private readonly resolved = new Map<string, string | Blocked | null>();
+
   private resolveInclude(
     from: string,
     inc: { path: string; quoted: boolean },
     at: () => number,
   ): string | undefined {
-    const dirs = [...(inc.quoted ? [posix.dirname(from)] : []), ...SYSTEM_DIRS, ...KVM_DIRS];
-    // asm/ headers the x86 build generates as wrappers of asm-generic (Kbuild generic-y) come last.
-    const candidates = dirs.map((d) => posix.normalize(`${d}/${inc.path}`));
-    if (inc.path.startsWith("asm/")) candidates.push(`include/asm-generic/${inc.path.slice(4)}`);
-    for (const p of candidates) {
-      if (p.startsWith("..") || p.startsWith("/")) continue;
-      const e = this.tree.entry(p);
-      if (e.kind === "file") return p;
-      if (e.kind === "outside" || e.kind === "too-large") {
-        // The compiler would read this file; kspec will not, so what it defines is unknown.
-        this.blocked.push({ path: p, entry: e, from, line: at() });
-        return undefined;
+    const dir = inc.quoted ? posix.dirname(from) : "";
+    const key = `${dir}\0${inc.path}`;
+    let r = this.resolved.get(key);
+    if (r === undefined) {
+      r = null;
+      // Most include paths have no . or .. segment: normalizing them would change nothing.
+      const plain = !/(^|\/)\.\.?(\/|$)/.test(inc.path) && !inc.path.startsWith("/");
+      const join = (d: string) => (plain ? `${d}/${inc.path}` : posix.normalize(`${d}/${inc.path}`));
+      const candidates = function* () {
+        if (inc.quoted) yield join(dir);
+        for (const d of SEARCH_DIRS) yield join(d);
+        // asm/ headers the x86 build generates as wrappers of asm-generic (Kbuild generic-y) come last.
+        if (inc.path.startsWith("asm/")) yield `include/asm-generic/${inc.path.slice(4)}`;
+      };
+      for (const p of candidates()) {
+        if (p.startsWith("..") || p.startsWith("/")) continue;
+        const e = this.tree.entry(p);
+        if (e.kind === "file") r = p;
+        else if (e.kind === "outside" || e.kind === "too-large") r = { path: p, entry: e };
+        else continue;
+        break;
       }
+      this.resolved.set(key, r);
     }
+    if (r === null) return undefined;
+    if (typeof r === "string") return r;
+    // The compiler would read this file; kspec will not, so what it defines is unknown.
+    this.blocked.push({ ...r, from, line: at() });
     return undefined;
   }
 
@@ -178,14 +258,15 @@ export class Preprocessor {
       order.push(f);
       const text = this.tree.read(f);
       if (text === undefined) continue;
-      for (const m of text.matchAll(FAST_DEFINE)) {
-        const list = this.defineIndex.get(m[1]);
-        if (!list) this.defineIndex.set(m[1], [f]);
+      const q = quickScan(text);
+      for (const name of q.defines) {
+        const list = this.defineIndex.get(name);
+        if (!list) this.defineIndex.set(name, [f]);
         else if (list[list.length - 1] !== f) list.push(f);
       }
-      for (const m of text.matchAll(FAST_INCLUDE)) {
-        const at = () => text.slice(0, m.index).split("\n").length;
-        const r = this.resolveInclude(f, { path: m[1] ?? m[2], quoted: m[2] !== undefined }, at);
+      for (const inc of q.includes) {
+        const at = () => text.slice(0, inc.index).split("\n").length;
+        const r = this.resolveInclude(f, inc, at);
         if (r && !seen.has(r)) queue.push(r);
       }
     }
@@ -193,10 +274,10 @@ export class Preprocessor {
     return order;
   }
 
-  private scan(file: string): Scan {
-    let s = this.scans.get(file);
-    if (!s) this.scans.set(file, (s = scanDirectives(this.tree.read(file) ?? "", file)));
-    return s;
+  /** The careful scan of a file's directives (cached by the file's text and name). */
+  scan(file: string): Scan {
+    const text = this.tree.read(file) ?? "";
+    return cached(fullScans, `${file}\0${text}`, () => scanDirectives(text, file));
   }
 
   /** The live definitions of a macro, distinct by body; more than one means the tree's value is ambiguous. */

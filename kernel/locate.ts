@@ -1,0 +1,259 @@
+// Locate stage: where a C function is defined in a kernel tree — the one lookup the checker and the generator
+// share. A light scan of the text finds the top-level bodies whose head names the function; tree-sitter then
+// parses only that byte range. So a definition is found, and read cleanly, even where tree-sitter's error
+// recovery over the whole file wraps it in an ERROR node (Linux 5.8 and 5.19 vmx.c), and a large file is not
+// parsed whole to read one function.
+
+import { InputError } from "../spec/errors.js";
+import type { Preprocessor } from "./cpp.js";
+import {
+  declaredName,
+  descendants,
+  firstSyntaxError,
+  functionDeclarator,
+  hasStorageClass,
+  lineOf,
+  parseC,
+  parseRange,
+  type SyntaxNode,
+} from "./parse.js";
+import { blockedKind, blockedMessage, type Blocked, type KernelTree } from "./tree.js";
+
+export const DEFAULT_FUNCTION = "vmx_get_mt_mask";
+/** Where vmx_get_mt_mask() has lived: vmx.c (arch/x86/kvm/vmx.c before 4.20), always under arch/x86/kvm. */
+export const SEARCH_DIR = "arch/x86/kvm";
+
+export interface FunctionInfo {
+  name: string;
+  file: string;
+  line: number;
+}
+
+export interface Located {
+  info: FunctionInfo;
+  /** The function_definition, from a parse of its own byte range: positions are those of the file. */
+  node: SyntaxNode;
+  /** Files under the search directory kspec refused to read: one of them could define the function too. */
+  blocked: Blocked[];
+}
+
+interface TopItem {
+  /** Where the item's head starts: after the previous top-level item, directive or statement. */
+  head: number;
+  open: number;
+  close: number;
+}
+
+const scans = new Map<string, TopItem[]>();
+
+/**
+ * The top-level brace pairs of a C file with where their heads start, skipping comments, string and character
+ * literals and preprocessor directives. A pre-filter only: tree-sitter decides what each range holds.
+ */
+export function topLevelBodies(text: string): TopItem[] {
+  const hit = scans.get(text);
+  if (hit) return hit;
+  const items: TopItem[] = [];
+  let depth = 0;
+  let head = 0;
+  let open = -1;
+  let lineStart = true;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
+      lineStart = true;
+      continue;
+    }
+    if (c === 32 || c === 9 || c === 13 || c === 12 || c === 11) continue;
+    if (c === 35 /* # */ && lineStart) {
+      // A directive runs to the end of its line, continued by backslash-newline; comments inside are skipped.
+      for (; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 92 /* \ */ && text.charCodeAt(i + 1) === 10) i++;
+        else if (d === 47 && text.charCodeAt(i + 1) === 42) {
+          const end = text.indexOf("*/", i + 2);
+          i = end < 0 ? n : end + 1;
+        } else if (d === 10) break;
+      }
+      if (depth === 0) head = i + 1;
+      lineStart = true;
+      continue;
+    }
+    lineStart = false;
+    if (c === 47 /* / */) {
+      const d = text.charCodeAt(i + 1);
+      if (d === 47) {
+        const end = text.indexOf("\n", i);
+        i = end < 0 ? n : end - 1;
+        continue;
+      }
+      if (d === 42) {
+        const end = text.indexOf("*/", i + 2);
+        i = end < 0 ? n : end + 1;
+        continue;
+      }
+    } else if (c === 34 /* " */ || c === 39 /* ' */) {
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 92) i++;
+        else if (d === c || d === 10) break;
+      }
+    } else if (c === 123 /* { */) {
+      if (depth === 0) open = i;
+      depth++;
+    } else if (c === 125 /* } */) {
+      depth--;
+      if (depth === 0 && open >= 0) {
+        items.push({ head, open, close: i });
+        head = i + 1;
+        open = -1;
+      } else if (depth < 0) {
+        // Unbalanced text (a macro that opens a block in a directive of its own): start over.
+        depth = 0;
+        head = i + 1;
+      }
+    } else if (c === 59 /* ; */ && depth === 0) head = i + 1;
+  }
+  if (scans.size > 256) scans.clear();
+  scans.set(text, items);
+  return items;
+}
+
+/** Function definitions named `name`, under preprocessor blocks and ERROR nodes too, in document order. */
+export function findFunctions(root: SyntaxNode, name: string): SyntaxNode[] {
+  const out: SyntaxNode[] = [];
+  const visit = (n: SyntaxNode) => {
+    for (const c of n.namedChildren) {
+      if (c.type === "function_definition") {
+        const fd = functionDeclarator(c);
+        if (fd && declaredName(fd) === name) out.push(c);
+      } else if (
+        c.type.startsWith("preproc_") ||
+        c.type === "ERROR" ||
+        c.type === "linkage_specification" ||
+        c.type === "declaration_list"
+      ) {
+        visit(c);
+      }
+    }
+  };
+  visit(root);
+  return out;
+}
+
+export interface Definition {
+  node: SyntaxNode;
+  line: number;
+}
+
+/**
+ * Every definition of `name` in a file's text, each parsed from its own byte range. Where the scan finds none
+ * but the name is there, the whole file is parsed (and ERROR regions searched), then the range parsed again.
+ */
+export function definitionsIn(text: string, name: string): Definition[] {
+  if (!text.includes(name)) return [];
+  const call = new RegExp(`\\b${name}\\s*\\(`);
+  if (!call.test(text)) return [];
+  const out: Definition[] = [];
+  const seen = new Set<number>();
+  const add = (start: number, end: number) => {
+    for (const node of findFunctions(parseRange(text, start, end).rootNode, name)) {
+      if (seen.has(node.startIndex)) continue;
+      seen.add(node.startIndex);
+      out.push({ node, line: lineOf(node) });
+    }
+  };
+  for (const it of topLevelBodies(text)) {
+    const head = text.slice(it.head, it.open);
+    if (call.test(head) && /\)[\s\w()]*$/.test(stripHeadComments(head))) add(it.head, it.close + 1);
+  }
+  if (out.length) return out;
+  // The scan can be misled (a brace in a macro of its own): tree-sitter over the whole file decides.
+  for (const node of findFunctions(parseC(text).rootNode, name)) add(node.startIndex, node.endIndex);
+  return out;
+}
+
+function stripHeadComments(s: string): string {
+  return s.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, " ").trimEnd();
+}
+
+/** The one definition of `name` under SEARCH_DIR (declarations such as x86_ops.h's are not definitions). */
+export function locateFunction(tree: KernelTree, name: string): Located {
+  if (!/^[A-Za-z_]\w*$/.test(name)) throw new InputError(`not a C function name: ${name}`);
+  const { files, blocked } = tree.listing(SEARCH_DIR, (f) => /\.[ch]$/.test(f) || !/\.\w+$/.test(f));
+  if (files.length === 0 && blocked.length === 0)
+    throw new InputError(`${tree.root}: no ${SEARCH_DIR}/ (not an x86 kernel tree?)`);
+  const found: Located[] = [];
+  for (const file of files) {
+    if (!/\.[ch]$/.test(file)) continue;
+    const text = tree.read(file);
+    if (!text) continue;
+    for (const d of definitionsIn(text, name))
+      found.push({ info: { name, file, line: d.line }, node: d.node, blocked });
+  }
+  if (found.length === 0)
+    throw new InputError(
+      `${name}() is not defined under ${SEARCH_DIR}/ of ${tree.root}${blocked.length ? ` (not read: ${blocked.map(blockedMessage).join("; ")}) [${blockedKind(blocked[0])}]` : ""}`,
+    );
+  if (found.length > 1)
+    throw new InputError(
+      `${name}() is defined ${found.length} times: ${found.map((f) => `${f.info.file}:${f.info.line}`).join(", ")}`,
+    );
+  return found[0];
+}
+
+/**
+ * Where a located definition cannot be read: the first ERROR or MISSING node of its own parse, as
+ * "defined at FILE:LINE but not readable: FILE:LINE:COL ...". Undefined when it parses cleanly.
+ */
+export function unreadable(l: Located): { line: number; message: string } | undefined {
+  const err = firstSyntaxError(l.node);
+  if (!err) return undefined;
+  const at = `${l.info.file}:${lineOf(err)}:${err.startPosition.column + 1}`;
+  const what = err.isMissing ? `missing '${err.type}'` : `'${clip(err.text)}'`;
+  return {
+    line: lineOf(err),
+    message: `${l.info.name}() is defined at ${l.info.file}:${l.info.line} but not readable: tree-sitter cannot parse ${at} (${what})`,
+  };
+}
+
+function clip(s: string): string {
+  const one = s.replace(/\s+/g, " ").trim();
+  return one.length > 60 ? one.slice(0, 57) + "..." : one;
+}
+
+/** A static function of the tree as a file sees it: in the file itself, then in its include closure. */
+export function staticHelper(
+  tree: KernelTree,
+  pp: Preprocessor,
+  name: string,
+): { node: SyntaxNode; file: string } | undefined {
+  for (const file of [pp.rootFile, ...pp.includeClosure().filter((x) => x !== pp.rootFile)]) {
+    const text = tree.read(file);
+    if (!text) continue;
+    const defs = definitionsIn(text, name).filter((d) => hasStorageClass(d.node, "static"));
+    if (defs.length) return { node: defs[defs.length - 1].node, file };
+  }
+  return undefined;
+}
+
+/**
+ * Does a file see `name` — a macro, or a function declared or defined in its include closure? What the generator
+ * may call in the C it emits, and what a patch may use before it defines it.
+ */
+export function visibleName(tree: KernelTree, pp: Preprocessor, name: string): boolean {
+  if (pp.lookup(name).length > 0) return true;
+  const call = new RegExp(`\\b${name}\\s*\\(`);
+  return pp.includeClosure().some((f) => {
+    const text = tree.read(f);
+    if (!text || !call.test(text)) return false;
+    if (definitionsIn(text, name).length) return true;
+    return descendants(parseC(text).rootNode, (n) => n.type === "declaration").some((d) =>
+      d.childrenForFieldName("declarator").some((x) => {
+        const fd = functionDeclarator(x);
+        return fd !== undefined && declaredName(fd) === name;
+      }),
+    );
+  });
+}
