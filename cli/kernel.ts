@@ -1,9 +1,9 @@
 // Command stage: the options every kernel-reading command shares (--kernel, --function, --flag).
 
 import { InputError } from "../spec/errors.js";
-import { defaultFlagMacros, loadFlag } from "../spec/flags.js";
-import { KernelTree } from "../checker/tree.js";
-import { DEFAULT_FUNCTION, openFunction } from "../checker/extract.js";
+import { KernelTree } from "../kernel/tree.js";
+import { DEFAULT_FUNCTION } from "../kernel/locate.js";
+import { slotFlagMacros } from "../checker/binding.js";
 import { str, type Values } from "./command.js";
 
 export const KERNEL_OPTIONS = {
@@ -16,16 +16,24 @@ export const KERNEL_HELP = `--kernel DIR: a kernel source tree (read only). --fu
 --flag F: the memslot-flag spec whose KVM_MEM_* bit is the slotFlag input (default: any built-in flag's).`;
 
 export async function flagMacros(values: Values): Promise<string[]> {
-  const f = str(values, "flag");
-  return f ? [(await loadFlag(f)).macro] : defaultFlagMacros();
+  return slotFlagMacros({ flag: str(values, "flag") });
+}
+
+export function openTree(dir: string): KernelTree {
+  return KernelTree.open(dir);
 }
 
 export function kernelTree(values: Values): KernelTree {
   const dir = str(values, "kernel");
   if (!dir) throw new InputError("--kernel DIR is required");
-  return KernelTree.open(dir);
+  return openTree(dir);
 }
 
-export async function openKernelFunction(values: Values, tree: KernelTree = kernelTree(values)) {
-  return openFunction(tree, str(values, "function") ?? DEFAULT_FUNCTION, await flagMacros(values));
+/** What the kernel-reading commands pass on: the tree, the function, the slotFlag macros. */
+export async function kernelOptions(values: Values) {
+  return {
+    tree: kernelTree(values),
+    function: str(values, "function") ?? DEFAULT_FUNCTION,
+    flagMacros: await flagMacros(values),
+  };
 }

@@ -79,7 +79,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     const code = await cmd.run(parsed, io);
     if (process.env.KSPEC_STATS) {
       // For benchmarks: which files tree-sitter parsed, so that parsing them alone can be timed.
-      const { parsedFiles } = await import("../checker/parse.js");
+      const { parsedFiles } = await import("../kernel/parse.js");
       io.err(`kspec-stats ${JSON.stringify({ parsed: [...parsedFiles] })}\n`);
     }
     return code;

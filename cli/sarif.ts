@@ -7,7 +7,7 @@ import type { Verdict } from "../checker/check.js";
 import { ruleLabel, type Policy } from "../spec/ir.js";
 import { formatCube } from "../spec/cubes.js";
 import { describeMask } from "../spec/memtypes.js";
-import { problemText } from "./verdict-view.js";
+import { problemText } from "../kernel/problems.js";
 import { VERSION } from "./version.js";
 
 export interface SarifResult {

@@ -3,7 +3,7 @@
 
 import type { Verdict } from "../checker/check.js";
 import { counterexampleRows } from "../checker/check.js";
-import type { Problem } from "../checker/interp.js";
+import { problemText } from "../kernel/problems.js";
 import { cubeToJson, formatCube } from "../spec/cubes.js";
 import { formatLoc, ruleLabel, type Policy } from "../spec/ir.js";
 import { describeMask, decodeMask } from "../spec/memtypes.js";
@@ -16,10 +16,6 @@ export function verdictExit(v: Verdict): number {
 
 export function fnText(v: Verdict): string {
   return `${v.fn.name}() at ${v.fn.file}:${v.fn.line}`;
-}
-
-export function problemText(p: Problem): string {
-  return `${p.file}:${p.line}: ${p.message} [${p.kind}: ${p.name}]`;
 }
 
 export function verdictText(v: Verdict, policy: Policy): string {

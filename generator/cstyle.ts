@@ -1,4 +1,4 @@
-// Emit stage: kernel coding style for generated text — columns with 8-wide tabs, argument lists wrapped at 80
+// Emit stage (style): kernel coding style for generated text — columns with 8-wide tabs, argument lists wrapped at 80
 // columns and aligned under their open parenthesis, prose wrapped for commit messages and api.rst.
 
 export const MAX_COL = 80;

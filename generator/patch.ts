@@ -1,4 +1,4 @@
-// Emit stage: commits -> a `git format-patch` series: unified diffs (jsdiff) with git's headers, blob ids and
+// Format stage: commits -> a `git format-patch` series: unified diffs (jsdiff) with git's headers, blob ids and
 // hunk section headings, diffstats, mail headers threaded to the cover letter. The same inputs give the same
 // bytes: dates are fixed and ids are hashes of the content.
 
@@ -129,7 +129,8 @@ export function formatMessage(text: string): string {
 }
 
 export interface SeriesInput {
-  cover: { subject: string; body: string };
+  /** A series has a cover letter; a single patch on its own has none and no number ("[PATCH]"). */
+  cover?: { subject: string; body: string };
   commits: Commit[];
   author: Identity;
   signoff?: Identity;
@@ -187,35 +188,41 @@ export function formatSeries(s: SeriesInput): PatchFile[] {
     totals.set(d.file, t);
   }
   const shortlog = `${s.author.name} (${n}):\n${s.commits.map((c) => `  ${c.subject}`).join("\n")}`;
-  const coverText = [
-    `From ${sha1(coverId)} ${MBOX_DATE}`,
-    headers(s.author, `[PATCH 0/${n}] ${s.cover.subject}`, coverId),
-    "",
-    formatMessage(s.cover.body),
-    "",
-    shortlog,
-    "",
-    diffstat([...totals.values()].sort((a, b) => (a.file < b.file ? -1 : 1))).trimEnd(),
-    "",
-    ...(s.baseCommit ? [`base-commit: ${s.baseCommit}`] : []),
-    sig,
-  ].join("\n");
-  files.push({ name: `0000-cover-letter.patch`, text: coverText });
+  const cover = s.cover;
+  if (cover) {
+    const coverText = [
+      `From ${sha1(coverId)} ${MBOX_DATE}`,
+      headers(s.author, `[PATCH 0/${n}] ${cover.subject}`, coverId),
+      "",
+      formatMessage(cover.body),
+      "",
+      shortlog,
+      "",
+      diffstat([...totals.values()].sort((a, b) => (a.file < b.file ? -1 : 1))).trimEnd(),
+      "",
+      ...(s.baseCommit ? [`base-commit: ${s.baseCommit}`] : []),
+      sig,
+    ].join("\n");
+    files.push({ name: `0000-cover-letter.patch`, text: coverText });
+  }
 
   s.commits.forEach((c, i) => {
     const num = i + 1;
-    const subject = `[PATCH ${num}/${n}] ${c.subject}`;
+    const subject = cover ? `[PATCH ${num}/${n}] ${c.subject}` : `[PATCH] ${c.subject}`;
     const id = `kspec-${seriesId}-${num}@kspec.invalid`;
     const body = formatMessage(c.body) + sob;
+    // Without a cover letter, the base commit goes after the diff, as format-patch --base puts it.
+    const base = !cover && s.baseCommit ? [`base-commit: ${s.baseCommit}`, ""] : [];
     const text = [
       `From ${sha1(id + diffs[i].map((d) => d.text).join(""))} ${MBOX_DATE}`,
-      headers(s.author, subject, id, coverId),
+      headers(s.author, subject, id, cover ? coverId : undefined),
       "",
       body,
       "---",
       diffstat(diffs[i]).trimEnd(),
       "",
       diffs[i].map((d) => d.text).join(""),
+      ...base,
     ].join("\n");
     files.push({ name: `${String(num).padStart(4, "0")}-${slug(c.subject)}.patch`, text: text + sig });
   });

@@ -1,4 +1,4 @@
-// Emit stage: the Handlebars environment — templates/*.hbs compiled once, partials registered, no HTML escaping
+// Render stage: the Handlebars environment — templates/*.hbs compiled once, partials registered, no HTML escaping
 // (the output is C, reStructuredText and mail), and strict mode so a missing view-model field is an error.
 
 import { readFileSync, readdirSync } from "node:fs";

@@ -1,37 +1,8 @@
-// Emit stage: finding where each hunk goes in the target tree, with tree-sitter, from what the tree contains —
-// never from line numbers or tables kept in kspec. Positions are JavaScript string indices of the file text.
+// Emit stage (text): positions and edits in a file's text — lines, indentation, insertions, parameter lists.
+// Positions are JavaScript string indices, as tree-sitter's nodes give them.
 
 import { InputError } from "../spec/errors.js";
-import {
-  defines,
-  descendants,
-  findFunctions,
-  functionDeclarator,
-  declaredName,
-  parseC,
-  type SyntaxNode,
-} from "../checker/parse.js";
-
-export { defines, descendants };
-import type { KernelTree } from "../checker/tree.js";
-
-export function readOrFail(tree: KernelTree, file: string, why: string): string {
-  const t = tree.read(file);
-  if (t === undefined) throw new InputError(`${file} is missing from the tree (needed for ${why})`);
-  return t;
-}
-
-export function theFunction(
-  tree: KernelTree,
-  file: string,
-  name: string,
-): { text: string; node: SyntaxNode } {
-  const text = readOrFail(tree, file, `${name}()`);
-  const fns = findFunctions(parseC(text).rootNode, name);
-  if (fns.length !== 1)
-    throw new InputError(`${file}: expected one definition of ${name}(), found ${fns.length}`);
-  return { text, node: fns[0] };
-}
+import { declaredName, functionDeclarator, type SyntaxNode } from "../kernel/parse.js";
 
 /** Index just after the end of the line holding `index` (after its newline). */
 export function endOfLine(text: string, index: number): number {
@@ -74,13 +45,4 @@ export function parameters(fnOrDeclarator: SyntaxNode): {
       type: p.childForFieldName("type")?.text ?? "",
     }));
   return { list, params };
-}
-
-/** Top-level declarations (prototypes) of `name` in a file: `u8 vmx_get_mt_mask(...);` */
-export function prototypes(text: string, name: string): SyntaxNode[] {
-  return descendants(parseC(text).rootNode, (n) => n.type === "declaration").filter((d) =>
-    d
-      .childrenForFieldName("declarator")
-      .some((x) => x.type === "function_declarator" && declaredName(x) === name),
-  );
 }

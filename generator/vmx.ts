@@ -1,4 +1,4 @@
-// Emit stage: policy IR -> the C view model of vmx_get_mt_mask() for one tree: each rule as an `if` with its
+// Emit stage (view model): policy IR -> the C view model of vmx_get_mt_mask() for one tree: each rule as an `if` with its
 // provenance comment, in the C spellings this tree provides, rendered through templates/vmx-*.hbs.
 
 import { InputError } from "../spec/errors.js";
@@ -7,12 +7,15 @@ import { typeName } from "../spec/memtypes.js";
 import {
   VOCABULARY,
   CONFIG_PREFIX,
+  paramNames,
+  SLOT_FLAG,
   type ArgPattern,
   type CSpelling,
   type InputValue,
 } from "../spec/vocabulary.js";
-import { stripComments, type Preprocessor } from "../checker/cpp.js";
-import type { KernelTree } from "../checker/tree.js";
+import type { Preprocessor } from "../kernel/cpp.js";
+import { visibleName } from "../kernel/locate.js";
+import type { KernelTree } from "../kernel/tree.js";
 import { comment, wrapCondition } from "./cstyle.js";
 import type { Flag } from "../spec/flags.js";
 
@@ -20,7 +23,8 @@ import type { Flag } from "../spec/flags.js";
 export interface Params {
   vcpu: string;
   gfn: string;
-  isMmio: string;
+  /** Every parameter by name, for inputs the vocabulary spells as a parameter (is_mmio). */
+  names: readonly string[];
   slot?: string;
   pfn?: string;
 }
@@ -48,16 +52,7 @@ export class Spellings {
   /** Does the tree (as the function's file sees it) provide `name` — a macro or a function? */
   has(name: string): boolean {
     let v = this.present.get(name);
-    if (v === undefined) {
-      const re = new RegExp(`\\b${name}\\s*\\(`);
-      v =
-        this.pp.lookup(name).length > 0 ||
-        this.pp.includeClosure().some((f) => {
-          const t = this.tree.read(f);
-          return t !== undefined && t.includes(name) && re.test(stripComments(t));
-        });
-      this.present.set(name, v);
-    }
+    if (v === undefined) this.present.set(name, (v = visibleName(this.tree, this.pp, name)));
     return v;
   }
 
@@ -93,8 +88,9 @@ export class Spellings {
   /** The C expression that reads an input (true when the input is true, the value for memory types). */
   read(input: string): string {
     if (input.startsWith(CONFIG_PREFIX)) return `IS_ENABLED(${input.slice(CONFIG_PREFIX.length)})`;
-    if (input === "isMmio") return this.params.isMmio;
-    if (input === "slotFlag") {
+    const param = this.params.names.find((n) => paramNames(input).includes(n));
+    if (param) return param;
+    if (input === SLOT_FLAG.input) {
       if (!this.flag)
         throw new InputError("the policy reads slotFlag, but no memslot flag was given (--flag)");
       return `${this.flag.helper}(${this.arg({ role: "slot" })})`;

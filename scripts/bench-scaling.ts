@@ -3,11 +3,11 @@
 // assignment of the k inputs enumerated up front (2^k runs), and by paths, inputs assigned only as the C and
 // the policy ask for them (the comparison kspec uses: time grows with the number of paths).
 
-import { checkPolicy } from "../checker/check.js";
-import { Preprocessor } from "../checker/cpp.js";
-import { locateFunction } from "../checker/extract.js";
+import { checkFunction } from "../checker/check.js";
+import { Preprocessor } from "../kernel/cpp.js";
+import { locateFunction } from "../kernel/locate.js";
 import { Interpreter } from "../checker/interp.js";
-import { KernelTree } from "../checker/tree.js";
+import { KernelTree } from "../kernel/tree.js";
 import type { Policy, Rule } from "../spec/ir.js";
 
 const TYPES = [
@@ -67,8 +67,8 @@ export function scalingRun(
     const tree = base.withOverlay(
       new Map([[loc.info.file, src.slice(0, loc.node.startIndex) + c + src.slice(loc.node.endIndex)]]),
     );
-    const node = locateFunction(tree, "vmx_get_mt_mask").node;
-    const interp = () => new Interpreter(tree, pp, node, loc.info.file, { flagMacros: [] });
+    const located = locateFunction(tree, "vmx_get_mt_mask");
+    const interp = () => new Interpreter(tree, pp, located, { flagMacros: [] });
     // The best of three runs: the first of a process pays for JIT compilation.
     const time = (f: () => void, runs = 3) => {
       let best = Infinity;
@@ -81,7 +81,7 @@ export function scalingRun(
     };
     let paths = 0;
     const pathwise = time(() => {
-      const v = checkPolicy(interp(), loc.info, policy);
+      const v = checkFunction(interp(), loc.info, policy);
       if (v.verdict !== "equal")
         throw new Error(
           `bench k=${k}: ${v.verdict} ${JSON.stringify(v.verdict === "unverifiable" ? v.problems : "")}`,
@@ -93,7 +93,7 @@ export function scalingRun(
       k <= exhaustiveUpTo
         ? time(
             () => {
-              const v = checkPolicy(interp(), loc.info, policy, { eager: inputs });
+              const v = checkFunction(interp(), loc.info, policy, { eager: inputs });
               if (v.verdict !== "equal") throw new Error(`bench k=${k} exhaustive: ${v.verdict}`);
             },
             k >= 14 ? 1 : 3,

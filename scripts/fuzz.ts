@@ -8,12 +8,13 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { checkPolicy } from "../checker/check.js";
-import { Preprocessor } from "../checker/cpp.js";
-import { locateFunction } from "../checker/extract.js";
+import { checkFunction } from "../checker/check.js";
+import { Preprocessor } from "../kernel/cpp.js";
+import { locateFunction } from "../kernel/locate.js";
 import { Interpreter } from "../checker/interp.js";
-import { findFunctions, parseC } from "../checker/parse.js";
-import { KernelTree } from "../checker/tree.js";
+import { parseC } from "../kernel/parse.js";
+import { findFunctions } from "../kernel/locate.js";
+import { KernelTree } from "../kernel/tree.js";
 import { InputError } from "../spec/errors.js";
 import { resolvePolicy } from "../spec/resolve.js";
 import { ROOT } from "../spec/root.js";
@@ -202,8 +203,8 @@ export async function fuzz(opts: {
       try {
         const tree = s.tree.withOverlay(new Map([[s.file, text]]));
         const loc = locateFunction(tree, "vmx_get_mt_mask");
-        const v = checkPolicy(
-          new Interpreter(tree, s.pp, loc.node, s.file, { flagMacros: [] }),
+        const v = checkFunction(
+          new Interpreter(tree, s.pp, loc, { flagMacros: [] }),
           loc.info,
           policies.get(s.policy)!,
           { maxLeaves: 1 << 16 },

@@ -8,12 +8,14 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkPolicy } from "../checker/check.js";
-import { Preprocessor } from "../checker/cpp.js";
-import { extractWith, locateFunction } from "../checker/extract.js";
+import { checkFunction } from "../checker/check.js";
+import { Preprocessor } from "../kernel/cpp.js";
+import { extractWith } from "../checker/extract.js";
+import { locateFunction } from "../kernel/locate.js";
 import { Interpreter } from "../checker/interp.js";
-import { findFunctions, hasStorageClass, parseC, type SyntaxNode } from "../checker/parse.js";
-import { KernelTree } from "../checker/tree.js";
+import { hasStorageClass, parseC, type SyntaxNode } from "../kernel/parse.js";
+import { findFunctions } from "../kernel/locate.js";
+import { KernelTree } from "../kernel/tree.js";
 import { expand } from "../spec/evaluate.js";
 import { resolvePolicy } from "../spec/resolve.js";
 import { ROOT } from "../spec/root.js";
@@ -312,9 +314,9 @@ export async function mutationRun(treeDir: string, policyName: string, every = 1
       r.compilable++;
       const semantic = table.some((v, i) => v !== original[i]);
       const tree = base.withOverlay(new Map([[loc.info.file, m.text]]));
-      const node = findFunctions(parseC(m.text).rootNode, "vmx_get_mt_mask")[0];
-      const interp = new Interpreter(tree, pp, node, loc.info.file, { flagMacros: [] });
-      const v = checkPolicy(interp, { ...loc.info }, policy);
+      const located = locateFunction(tree, "vmx_get_mt_mask");
+      const interp = new Interpreter(tree, pp, located, { flagMacros: [] });
+      const v = checkFunction(interp, { ...loc.info }, policy);
       if (semantic) r.semantic++;
       else r.equivalent++;
       const disagree = (why: string) => r.disagreements.push({ id: m.id, op: m.op, line: m.line, why });
@@ -329,7 +331,7 @@ export async function mutationRun(treeDir: string, policyName: string, every = 1
       if (!semantic && v.verdict === "differs")
         disagree("gcc says the meaning is the same, kspec says differs");
       // Row by row: kspec's extracted table against gcc's.
-      const x = extractWith(new Interpreter(tree, pp, node, loc.info.file, { flagMacros: [] }), loc.info);
+      const x = extractWith(new Interpreter(tree, pp, located, { flagMacros: [] }), loc.info);
       if (x.kind !== "table") continue;
       let i = 0;
       const rows = expand(new Map(), ORACLE_INPUTS);

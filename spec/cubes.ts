@@ -1,4 +1,4 @@
-// Model stage: turning sets of input assignments into a few readable conditions ("when noncoherentDma, cr0Cd,
+// Report stage (conditions): turning sets of input assignments into a few readable conditions ("when noncoherentDma, cr0Cd,
 // quirkCdNwCleared") — used wherever rows are shown to people: differences, hazards, counterexamples.
 
 import type { Env } from "./evaluate.js";

@@ -1,4 +1,4 @@
-// Model stage: the authoring types of policy and proposal files. kspec reads these files statically with
+// Author stage: the authoring types of policy and proposal files. kspec reads these files statically with
 // ts-morph (they are data, never executed); the define*() helpers exist so that an editor type-checks them.
 
 import type { EptType, PatType } from "./memtypes.js";

@@ -30,11 +30,14 @@ function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-function readFd(fd: number, what: string, limit: number): Buffer {
+/** `hint`: the size fstat reported (a file can still grow while it is read: the limit holds either way). */
+function readFd(fd: number, what: string, limit: number, hint = 0): Buffer {
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
-    const buf = Buffer.allocUnsafe(Math.min(CHUNK, limit + 1 - total));
+    // The first read asks for the whole file plus one byte (one read, no copy); later ones for a chunk.
+    const want = total === 0 && hint > 0 ? hint + 1 : CHUNK;
+    const buf = Buffer.allocUnsafe(Math.min(want, limit + 1 - total));
     let n: number;
     try {
       n = readSync(fd, buf, 0, buf.length, null);
@@ -52,7 +55,7 @@ function readFd(fd: number, what: string, limit: number): Buffer {
     total += n;
     if (total > limit) throw new TooLarge(what, limit);
   }
-  return Buffer.concat(chunks, total);
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
 }
 
 /** A file's bytes, or an InputError: unreadable, not a regular file, or over `limit` bytes. */
@@ -68,7 +71,7 @@ export function readBounded(file: string, limit: number, what = file): Buffer {
     // A FIFO or a device could block forever or never end; a directory has no bytes.
     if (!st.isFile()) throw new InputError(`cannot read ${what}: not a regular file`);
     if (st.size > limit) throw new TooLarge(what, limit);
-    return readFd(fd, what, limit);
+    return readFd(fd, what, limit, st.size);
   } finally {
     closeSync(fd);
   }

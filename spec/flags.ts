@@ -1,4 +1,4 @@
-// Model stage: memslot-flag specs (spec/flags/) read and validated like policies.
+// Load stage (flag specs): memslot-flag specs (spec/flags/) read and validated like policies.
 
 import { existsSync, statSync } from "node:fs";
 import { join, resolve as resolvePath } from "node:path";

@@ -1,4 +1,4 @@
-// Model stage: the hazards of DOMAIN.md that a decision table can show, each with the rows that show it, and
+// Evaluate stage (hazards): the hazards of DOMAIN.md that a decision table can show, each with the rows that show it, and
 // the effective memory type a guest gets for each guest PAT type.
 
 import { PAT_TYPES, decodeMask, effectiveType, isEptCode, type PatType } from "./memtypes.js";

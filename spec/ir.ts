@@ -1,4 +1,4 @@
-// Model stage: the policy IR — validated, ordered, every rule with its source location.
+// Validate stage (its output): the policy IR — validated, ordered, every rule with its source location.
 
 import type { InputValue } from "./vocabulary.js";
 

@@ -1,4 +1,4 @@
-// Model stage: reading a policy or proposal file. The file is parsed with ts-morph and its default export read
+// Load stage: reading a policy or proposal file. The file is parsed with ts-morph and its default export read
 // as a literal — never executed, so a policy file from a patch or a colleague is only ever data.
 
 import { createHash } from "node:crypto";
@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { relative, isAbsolute } from "node:path";
 import { ROOT, SPEC_CACHE } from "./root.js";
 import type { Loc } from "./ir.js";
-import { SpecError } from "./errors.js";
+import { SpecError, type SpecProblem } from "./errors.js";
 import { readBounded, TooLarge } from "./files.js";
 
 export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
@@ -184,7 +184,7 @@ export async function parseSpecText(
   }
 
   const locs = new Map<string, Loc>();
-  const errors: { kind: string; loc: Loc; message: string }[] = [];
+  const errors: SpecProblem[] = [];
   const key = (p: Path) => p.join(KEY_SEP);
 
   const read = (node: import("ts-morph").Node, path: Path): Json => {

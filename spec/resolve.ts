@@ -1,4 +1,4 @@
-// Model stage: policy expressions — a built-in name, a path to a .ts policy file, or BASE+PROPOSAL[+...] —
+// Load stage (expressions): policy expressions — a built-in name, a path to a .ts policy file, or BASE+PROPOSAL[+...] —
 // resolved to a validated, composed policy.
 
 import { existsSync, readdirSync, statSync } from "node:fs";

@@ -1,4 +1,4 @@
-// Model stage: where the package lives, so that built-in specs are read from source in dist/ and in tests alike.
+// Load stage (package root): where the package lives, so that built-in specs are read from source in dist/ and in tests alike.
 
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";

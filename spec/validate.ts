@@ -1,9 +1,9 @@
-// Model stage: the one validating conversion from authoring data to IR, and the checks a policy must pass
+// Validate stage: the one validating conversion from authoring data to IR, and the checks a policy must pass
 // before anything uses it. Every problem is collected, each with the file:line:col of what caused it.
 
 import { PAT_ONLY_CODES, RESERVED_CODES, TYPE_CODE, typeName } from "./memtypes.js";
 import type { Cond, Insert, Outcome, Policy, Proposal, Rule, TypeSource } from "./ir.js";
-import { SpecError, type SpecProblem } from "./errors.js";
+import { SpecError, type SpecProblem, type SpecProblemKind } from "./errors.js";
 import type { Json, LoadedFile, Path } from "./load.js";
 import { explore, ruleMatches, outcomeCode, type Env } from "./evaluate.js";
 import { formatLiteral, inputDef, sortInputs, type InputValue } from "./vocabulary.js";
@@ -14,7 +14,7 @@ class Converter {
   readonly problems: SpecProblem[] = [];
   constructor(readonly f: LoadedFile) {}
 
-  err(kind: string, path: Path, message: string): void {
+  err(kind: SpecProblemKind, path: Path, message: string): void {
     this.problems.push({ kind, loc: this.f.locOf(path), message });
   }
 
@@ -281,7 +281,7 @@ export function toPolicy(f: LoadedFile): Policy {
     rules,
     default: { ...def, loc: f.locOf(["default"]), origin: name },
   };
-  checkPolicy(policy);
+  checkRules(policy);
   return policy;
 }
 
@@ -348,7 +348,7 @@ export function compose(base: Policy, prop: Proposal): Policy {
     rules,
     flag: prop.flag ?? base.flag,
   };
-  checkPolicy(policy);
+  checkRules(policy);
   return policy;
 }
 
@@ -377,7 +377,7 @@ function cubesMeet(a: readonly Cond[], b: readonly Cond[]): boolean {
  * One exploration of the policy's decision list gives its regions (each with the rule that decides there); every
  * check reads those regions, so the cost grows with rules × regions, not with the product of all domains.
  */
-export function checkPolicy(p: Policy): void {
+export function checkRules(p: Policy): void {
   const problems: SpecProblem[] = [];
   const seen = new Map<string, Rule>();
   for (const r of p.rules) {

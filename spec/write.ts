@@ -1,4 +1,4 @@
-// Model stage: a policy IR written back as a policy file — built with ts-morph, formatted with prettier, one
+// Write stage: a policy IR written back as a policy file — built with ts-morph, formatted with prettier, one
 // comment per rule saying where in the C it came from. The inverse of load.ts + validate.ts.
 
 import { dirname, relative } from "node:path";

@@ -5,9 +5,9 @@
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { checkPolicy, type Verdict } from "../checker/check.js";
+import { checkFunction, type Verdict } from "../checker/check.js";
 import { openFunction } from "../checker/extract.js";
-import { KernelTree } from "../checker/tree.js";
+import { KernelTree } from "../kernel/tree.js";
 import { formatCube } from "../spec/cubes.js";
 import { defaultFlagMacros } from "../spec/flags.js";
 import { resolvePolicy } from "../spec/resolve.js";
@@ -23,7 +23,7 @@ beforeAll(async () => {
 
 async function verdict(tree: KernelTree, policy: string): Promise<Verdict> {
   const { info, interp } = openFunction(tree, "vmx_get_mt_mask", macros);
-  return checkPolicy(interp, info, await resolvePolicy(policy));
+  return checkFunction(interp, info, await resolvePolicy(policy));
 }
 
 describe("the Debian trees' own vmx_get_mt_mask()", () => {

@@ -5,10 +5,10 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkPolicy } from "../checker/check.js";
+import { checkFunction } from "../checker/check.js";
 import { openFunction } from "../checker/extract.js";
 import { importTree } from "../checker/import.js";
-import { KernelTree } from "../checker/tree.js";
+import { KernelTree } from "../kernel/tree.js";
 import { defaultFlagMacros } from "../spec/flags.js";
 import { parseSpecText } from "../spec/load.js";
 import { ROOT } from "../spec/root.js";
@@ -69,7 +69,7 @@ describe("kspec import", () => {
         });
         const back = toPolicy(await parseSpecText(text, file));
         const { info, interp } = openFunction(s.tree, "vmx_get_mt_mask", macros);
-        expect(checkPolicy(interp, info, back).verdict).toBe("equal");
+        expect(checkFunction(interp, info, back).verdict).toBe("equal");
       });
     }
   }

@@ -1,11 +1,11 @@
 // Command stage: `kspec check` — the C of a tree against a policy, every input combination.
 
-import { checkPolicy } from "../../checker/check.js";
+import { checkTree } from "../../checker/check.js";
 import { InputError } from "../../spec/errors.js";
 import { resolvePolicy } from "../../spec/resolve.js";
 import { str, type Command } from "../command.js";
 import { json } from "../io.js";
-import { KERNEL_HELP, KERNEL_OPTIONS, openKernelFunction } from "../kernel.js";
+import { KERNEL_HELP, KERNEL_OPTIONS, kernelOptions } from "../kernel.js";
 import { verdictExit, verdictJson, verdictText } from "../verdict-view.js";
 import { sarifForVerdicts } from "../sarif.js";
 
@@ -27,8 +27,8 @@ Exit: 0 equal, 1 differs (counterexamples: the inputs, what the C returns and wh
     if (!expr) throw new InputError("check needs --policy P");
     if (values.json && values.sarif) throw new InputError("--json and --sarif exclude each other");
     const policy = await resolvePolicy(expr);
-    const { info, interp } = await openKernelFunction(values);
-    const v = checkPolicy(interp, info, policy);
+    const k = await kernelOptions(values);
+    const v = checkTree(k.tree, policy, k);
     if (values.json) io.out(json(verdictJson(v, policy)));
     else if (values.sarif)
       io.out(json(sarifForVerdicts([{ verdict: v, policy, kernel: str(values, "kernel")! }])));

@@ -5,11 +5,11 @@ import { cubeOf, cubeToJson, formatCube } from "../../spec/cubes.js";
 import { findHazards } from "../../spec/hazards.js";
 import { hazardText } from "../../spec/explain.js";
 import { decodeMask, describeMask } from "../../spec/memtypes.js";
-import { extractWith } from "../../checker/extract.js";
+import { extract } from "../../checker/extract.js";
 import type { Command } from "../command.js";
 import { json, table } from "../io.js";
-import { KERNEL_HELP, KERNEL_OPTIONS, openKernelFunction } from "../kernel.js";
-import { problemText } from "../verdict-view.js";
+import { KERNEL_HELP, KERNEL_OPTIONS, kernelOptions } from "../kernel.js";
+import { problemText } from "../../kernel/problems.js";
 
 export const extractCmd: Command = {
   name: "extract",
@@ -21,8 +21,9 @@ export const extractCmd: Command = {
 Exit: 0, 2 when the function cannot be extracted (problems name the construct and file:line).`,
   options: { ...KERNEL_OPTIONS, json: { type: "boolean" } },
   async run({ values }, io) {
-    const { info, interp } = await openKernelFunction(values);
-    const x = extractWith(interp, info);
+    const k = await kernelOptions(values);
+    const x = extract(k.tree, k);
+    const info = x.fn;
     if (x.kind === "unverifiable") {
       if (values.json)
         io.out(json({ function: info, inputs: x.inputs, rows: [], paths: [], problems: x.problems }));

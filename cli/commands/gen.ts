@@ -1,54 +1,12 @@
 // Command stage: `kspec gen` — the patch series for a policy and memslot flag against a kernel tree.
 
-import { execFileSync } from "node:child_process";
-import { realpathSync } from "node:fs";
 import { InputError } from "../../spec/errors.js";
-import { builtinFlags, loadFlag } from "../../spec/flags.js";
-import { loadPart, resolvePolicy, splitExpression } from "../../spec/resolve.js";
-import { generate } from "../../generator/series.js";
-import { importTree } from "../../checker/import.js";
-import { DRAFT_AUTHOR, formatSeries, type Identity } from "../../generator/patch.js";
+import { planSeries } from "../../generator/series.js";
+import type { Identity } from "../../generator/patch.js";
 import { str, type Command } from "../command.js";
 import { VERSION } from "../version.js";
 import { kernelTree } from "../kernel.js";
 import { refuseNearTree, seriesTarget, writeSeriesFiles } from "../io.js";
-
-/** The identity git would use for a commit in the kernel tree: its own config first, then the user's. */
-function gitIdentity(tree: string): Identity {
-  const get = (k: string) => {
-    try {
-      return execFileSync("git", ["-C", tree, "config", "--get", k], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "ignore"],
-      }).trim();
-    } catch {
-      return "";
-    }
-  };
-  const name = get("user.name");
-  const email = get("user.email");
-  if (!name || !email)
-    throw new InputError(
-      `--signoff needs the git identity the kernel tree's commits would carry: set user.name and user.email (git -C ${tree} config, or git config --global)`,
-    );
-  return { name, email };
-}
-
-/** HEAD of the kernel tree when it is a clean git work tree of its own; otherwise no base-commit can be claimed. */
-function baseCommit(dir: string): string | undefined {
-  const git = (...args: string[]) =>
-    execFileSync("git", ["-C", dir, ...args], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    }).trim();
-  try {
-    if (realpathSync(git("rev-parse", "--show-toplevel")) !== realpathSync(dir)) return undefined;
-    if (git("status", "--porcelain", "--untracked-files=no") !== "") return undefined;
-    return git("rev-parse", "--verify", "HEAD");
-  } catch {
-    return undefined;
-  }
-}
 
 export const gen: Command = {
   name: "gen",
@@ -84,55 +42,33 @@ Exit: 0, 2 on bad input (nothing is written).`,
     const tree = kernelTree(values);
     refuseNearTree("--out", out, tree.realRoot);
     const target = seriesTarget(out, !!values.force);
-    const proposals = await Promise.all(splitExpression(expr).map(loadPart));
-    const named = proposals.flatMap((p) =>
-      p.kind === "proposal" && p.proposal.flag ? [p.proposal.flag] : [],
-    );
-    const flagName = str(values, "flag") ?? named[0];
-    if (!flagName) throw new InputError("gen needs --flag F (the policy names no memslot flag)");
-    const flag = await loadFlag(flagName);
-    if (named.length && !named.includes(flag.name)) {
-      throw new InputError(`policy ${expr} is paired with flag ${named.join(", ")}, not ${flag.name}`);
+    let signoff: Identity | undefined;
+    if (values.signoff) {
+      signoff = tree.gitIdentity();
+      if (!signoff)
+        throw new InputError(
+          `--signoff needs the git identity the kernel tree's commits would carry: set user.name and user.email (git -C ${tree.root} config, or git config --global)`,
+        );
     }
-    const treeBase = importTree(tree, [flag.macro]);
-    const policy = await resolvePolicy(expr, async () => treeBase);
-    if (!policy.rules.some((r) => r.when.some((c) => c.input === "slotFlag"))) {
-      throw new InputError(
-        `policy ${policy.name} does not read slotFlag: there is nothing for ${flag.macro} to do`,
-      );
-    }
-    const signoff = values.signoff ? gitIdentity(tree.root) : undefined;
-    const series = generate({
-      tree,
-      flag,
-      policy,
-      treeBase,
-      alternatives: await builtinFlags(),
+    const series = await planSeries(tree, {
+      policy: expr,
+      flag: str(values, "flag"),
       rewrite: !!values.rewrite,
-      signed: !!signoff,
-    });
-    const base = baseCommit(tree.root);
-    const files = formatSeries({
-      cover: series.cover,
-      commits: series.steps.map((s) => s.commit),
-      author: signoff ?? DRAFT_AUTHOR,
       signoff,
-      baseCommit: base,
       version: VERSION,
     });
-    writeSeriesFiles(target, files);
+    writeSeriesFiles(target, series.files);
+    const n = series.steps.length;
     io.out(
-      `wrote ${files.length} files to ${out} (${series.steps.length} patches, ${series.mode === "insert" ? "rules inserted" : "function rewritten"})\n`,
+      `wrote ${series.files.length} file${series.files.length === 1 ? "" : "s"} to ${out} (${n} patch${n === 1 ? "" : "es"}, ${series.mode === "insert" ? "rules inserted" : "function rewritten"})\n`,
     );
     for (const [i, s] of series.steps.entries()) {
       io.out(
-        `  ${i + 1}/${series.steps.length} ${s.commit.subject}\n        checked: vmx_get_mt_mask() ${s.verdict.verdict} to ${s.against}\n`,
+        `  ${i + 1}/${n} ${s.commit.subject}\n        checked: vmx_get_mt_mask() ${s.verdict.verdict} to ${s.against}\n`,
       );
     }
-    if (!base)
-      io.err(
-        `kspec: note: ${tree.root} is not a clean git work tree, so the cover letter has no base-commit\n`,
-      );
+    if (!series.baseCommit)
+      io.err(`kspec: note: ${tree.root} is not a clean git work tree, so the series has no base-commit\n`);
     return 0;
   },
 };

@@ -3,12 +3,11 @@
 
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { checkPolicy, type Verdict } from "../../checker/check.js";
-import { openFunction, DEFAULT_FUNCTION } from "../../checker/extract.js";
-import { KernelTree } from "../../checker/tree.js";
+import { checkTree, type Verdict } from "../../checker/check.js";
+import { slotFlagMacros } from "../../checker/binding.js";
+import { KernelTree } from "../../kernel/tree.js";
 import { formatProblem, InputError, SpecError } from "../../spec/errors.js";
 import { readBounded } from "../../spec/files.js";
-import { defaultFlagMacros, loadFlag } from "../../spec/flags.js";
 import type { Policy } from "../../spec/ir.js";
 import { resolvePolicy } from "../../spec/resolve.js";
 import { str, type Command } from "../command.js";
@@ -79,10 +78,15 @@ type PairResult =
 async function checkPair(pair: SyncPair, index: number): Promise<PairResult> {
   try {
     const tree = KernelTree.open(pair.kernel);
-    const macros = pair.flag ? [(await loadFlag(pair.flag)).macro] : await defaultFlagMacros();
+    const flagMacros = await slotFlagMacros({ flag: pair.flag });
     const policy = await resolvePolicy(pair.policy);
-    const { info, interp } = openFunction(tree, pair.function ?? DEFAULT_FUNCTION, macros);
-    return { index, pair, kind: "verdict", verdict: checkPolicy(interp, info, policy), policy };
+    return {
+      index,
+      pair,
+      kind: "verdict",
+      verdict: checkTree(tree, policy, { function: pair.function, flagMacros }),
+      policy,
+    };
   } catch (e) {
     // A bad pair is that pair's result; the other pairs are still checked.
     if (e instanceof SpecError)

@@ -3,17 +3,15 @@
 import { InputError } from "../../spec/errors.js";
 import { readStdin } from "../../spec/files.js";
 import { cubeToJson, formatCube } from "../../spec/cubes.js";
-import { defaultFlagMacros, loadFlag } from "../../spec/flags.js";
 import { describeMask } from "../../spec/memtypes.js";
-import { resolvePolicy } from "../../spec/resolve.js";
-import { importTree } from "../../checker/import.js";
-import { applyTo, orderSeries, readInput, MAX_INPUT_BYTES, type Patch } from "../../checker/patchset.js";
-import { newFlags, verifySeries, type StepReport, type VerifyReport } from "../../checker/verify.js";
+import { MAX_INPUT_BYTES } from "../../kernel/patchset.js";
+import { verifyPatchInputs, type StepReport, type VerifyReport } from "../../checker/verify.js";
 import type { Finding } from "../../checker/plumbing.js";
 import { str, type Command } from "../command.js";
 import { json } from "../io.js";
 import { kernelTree } from "../kernel.js";
-import { problemText, verdictJson, verdictText } from "../verdict-view.js";
+import { problemText } from "../../kernel/problems.js";
+import { verdictJson, verdictText } from "../verdict-view.js";
 import { sarifLog, verdictResults, type SarifResult } from "../sarif.js";
 
 function exitOf(r: VerifyReport): number {
@@ -31,12 +29,12 @@ function stepText(s: StepReport, n: number): string {
     `  files: ${s.changed.join(", ")}`,
   ];
   const m = s.meaning;
-  if (m.kind === "unchanged") out.push(`  ${m.fn?.name ?? "vmx_get_mt_mask"}(): meaning unchanged`);
+  if (m.kind === "unchanged") out.push(`  ${m.b.fn.name}(): meaning unchanged`);
   else if (m.kind === "unverifiable") {
-    out.push(`  vmx_get_mt_mask(): cannot be extracted after this patch`);
+    out.push(`  vmx_get_mt_mask(): cannot be extracted ${m.side === "b" ? "after" : "before"} this patch`);
     for (const p of m.problems) out.push(`    ${problemText(p)}`);
   } else {
-    out.push(`  ${m.fn!.name}(): meaning changed:`);
+    out.push(`  ${m.b.fn.name}(): meaning changed:`);
     for (const g of m.groups) {
       for (const c of g.when) {
         out.push(
@@ -71,12 +69,15 @@ function reportJson(r: VerifyReport) {
       files: s.changed,
       meaning: {
         kind: s.meaning.kind,
-        changes: s.meaning.groups.map((g) => ({
-          when: g.when.map(cubeToJson),
-          before: { mask: g.a.mask, file: g.a.origin.file, line: g.a.origin.line },
-          after: { mask: g.b.mask, file: g.b.origin.file, line: g.b.origin.line },
-        })),
-        problems: s.meaning.problems,
+        changes:
+          s.meaning.kind === "unverifiable"
+            ? []
+            : s.meaning.groups.map((g) => ({
+                when: g.when.map(cubeToJson),
+                before: { mask: g.a.mask, file: g.a.origin.file, line: g.a.origin.line },
+                after: { mask: g.b.mask, file: g.b.origin.file, line: g.b.origin.line },
+              })),
+        problems: s.meaning.kind === "unverifiable" ? s.meaning.problems : [],
       },
       plumbing: {
         flags: s.plumbing.flags,
@@ -104,7 +105,7 @@ function sarifResults(r: VerifyReport): SarifResult[] {
         base: "KERNEL",
       });
     }
-    for (const g of s.meaning.groups) {
+    for (const g of s.meaning.kind === "unverifiable" ? [] : s.meaning.groups) {
       for (const c of g.when) {
         out.push({
           ruleId: "kspec/meaning-changed",
@@ -117,8 +118,8 @@ function sarifResults(r: VerifyReport): SarifResult[] {
       }
     }
   }
-  for (const s of r.steps.filter((x) => !x.extractable))
-    for (const p of s.meaning.problems)
+  for (const s of r.steps)
+    for (const p of s.meaning.kind === "unverifiable" ? s.meaning.problems : [])
       out.push({
         ruleId: "kspec/unverifiable",
         level: "error",
@@ -171,22 +172,13 @@ after any step) or bad input.`,
         "verify-patch needs at least one PATCH (a file, an mbox, or - for standard input)",
       );
     if (values.json && values.sarif) throw new InputError("--json and --sarif exclude each other");
-    if (positionals.filter((p) => p === "-").length > 1)
-      throw new InputError("standard input can be read once");
     const tree = kernelTree(values);
-    const read: Patch[] = [];
-    for (const a of positionals) read.push(...(await readInput(a, () => readStdin(MAX_INPUT_BYTES))));
-    const patches = orderSeries(read);
-    let macros: string[];
-    if (str(values, "flag")) macros = [(await loadFlag(str(values, "flag")!)).macro];
-    else {
-      // The flags the series itself introduces stand for slotFlag too (a hand-written series may name its own).
-      let end = tree;
-      for (const p of patches) end = applyTo(end, p).tree;
-      macros = [...new Set([...(await defaultFlagMacros()), ...newFlags(end, tree)])];
-    }
-    const policy = await resolvePolicy(expr, async () => importTree(tree, macros));
-    const r = verifySeries(tree, patches, policy, macros);
+    const r = await verifyPatchInputs(tree, positionals, () => readStdin(MAX_INPUT_BYTES), {
+      policy: expr,
+      flag: str(values, "flag"),
+    });
+    const policy = r.policy;
+    const patches = r.steps.map((s) => s.patch);
     if (values.json) io.out(json(reportJson(r)));
     else if (values.sarif)
       io.out(json(sarifLog([{ kernel: str(values, "kernel"), results: sarifResults(r) }])));

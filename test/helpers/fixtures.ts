@@ -4,9 +4,9 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { KernelTree } from "../../checker/tree.js";
-import { locateFunction } from "../../checker/extract.js";
-import { Preprocessor } from "../../checker/cpp.js";
+import { KernelTree } from "../../kernel/tree.js";
+import { locateFunction } from "../../kernel/locate.js";
+import { Preprocessor } from "../../kernel/cpp.js";
 import type { Version } from "./trees.js";
 
 export interface Expectation {

@@ -1,0 +1,105 @@
+// Emit stage (steps): the step engine of a series — edits applied to an in-memory state of the tree, the lines
+// each step added re-parsed, and the step checked against what it must compute before the next one starts.
+// Nothing is written here.
+
+import { structuredPatch } from "diff";
+import { parseC, syntaxErrors } from "../kernel/parse.js";
+import type { KernelTree } from "../kernel/tree.js";
+import type { Policy } from "../spec/ir.js";
+import { checkTree, type Verdict } from "../checker/step.js";
+import type { Commit, FileChange } from "./patch.js";
+
+export type Edit = [file: string, content: string];
+
+export interface Step {
+  commit: Commit;
+  /** The verdict that proves the step: the tree's old behaviour, or the policy. */
+  verdict: Extract<Verdict, { verdict: "equal" }>;
+  against: string;
+}
+
+/** The line of a step's added text that does not parse: kspec emitted C that is not C. */
+function verifyParse(file: string, before: string, after: string): void {
+  if (!/\.(c|h)$/.test(file)) return;
+  // Only the lines this step added must parse cleanly: kernel files have macro-heavy spots tree-sitter already
+  // stumbles on, and those are not ours.
+  const hunks = structuredPatch(file, file, before, after, "", "", { context: 0 }).hunks;
+  const added: [number, number][] = hunks
+    .filter((h) => h.newLines > 0)
+    .map((h) => [h.newStart, h.newStart + h.newLines - 1]);
+  for (const e of syntaxErrors(parseC(after).rootNode)) {
+    const a = e.startPosition.row + 1;
+    const b = e.endPosition.row + 1;
+    if (added.some(([s, t]) => a <= t && b >= s)) {
+      throw new Error(
+        `internal: generated code in ${file} does not parse at line ${a} (${e.isMissing ? "MISSING " + e.type : "ERROR"})`,
+      );
+    }
+  }
+}
+
+/** The series under construction: the tree as the steps so far left it, and the steps. */
+export class SeriesState {
+  tree: KernelTree;
+  private readonly changed = new Map<string, string>();
+  readonly steps: Step[] = [];
+
+  constructor(
+    readonly base: KernelTree,
+    readonly flagMacros: readonly string[],
+  ) {
+    this.tree = base;
+  }
+
+  apply(edits: readonly Edit[]): void {
+    for (const [file, content] of edits) {
+      this.changed.set(file, content);
+      this.tree = this.tree.withOverlay(new Map([[file, content]]));
+    }
+  }
+
+  /** The tree's function against a policy; anything but equal means kspec emitted a wrong step. */
+  mustEqual(policy: Policy, what: string): Extract<Verdict, { verdict: "equal" }> {
+    const v = checkTree(this.tree, policy, { flagMacros: this.flagMacros });
+    if (v.verdict === "equal") return v;
+    const detail =
+      v.verdict === "unverifiable"
+        ? v.problems.map((p) => `${p.file}:${p.line}: ${p.message}`).join("; ")
+        : `${v.differing} combinations differ`;
+    throw new Error(`internal: after ${what}, ${v.fn.name}() is ${v.verdict} (${detail})`);
+  }
+
+  /** One commit: `build` edits the state; its added lines must parse and the function must compute `against`. */
+  step(message: string, build: () => void, against: Policy, what: string): void {
+    const before = new Map(this.changed);
+    build();
+    const changes: FileChange[] = [];
+    for (const [file, after] of this.changed) {
+      const prev = before.get(file) ?? this.base.read(file)!;
+      if (prev === after) continue;
+      verifyParse(file, prev, after);
+      changes.push({ file, before: prev, after });
+    }
+    const verdict = this.mustEqual(against, what);
+    const [subject, ...rest] = message.trim().split("\n");
+    this.steps.push({
+      commit: {
+        subject,
+        body: rest.join("\n").trim(),
+        changes: changes.sort((a, b) => (a.file < b.file ? -1 : 1)),
+      },
+      verdict,
+      against: against.name,
+    });
+  }
+
+  /** Edits computed from the state in order, each seeing what the previous one did. */
+  edits(...fns: ((t: KernelTree) => Edit | Edit[])[]): () => void {
+    return () => {
+      for (const f of fns) {
+        const e = f(this.tree);
+        this.apply(Array.isArray(e[0]) ? (e as Edit[]) : [e as Edit]);
+      }
+    };
+  }
+}
