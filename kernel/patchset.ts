@@ -1,17 +1,14 @@
-// Patch stage: reading a series (format-patch files, an mbox, standard input) with git's own mail tools, parsing
-// each file's diff with jsdiff, and applying it to a tree's in-memory overlay as strictly as `git apply`: context
-// must match, a hunk that does not apply is named. Untrusted input is only read; nothing is written to the tree.
+// Patch stage: the diffs of a series — git's, or a plain `diff -u` or quilt patch — parsed with jsdiff and
+// applied to a tree's in-memory overlay as git am applies them: context must match exactly, a hunk may apply at
+// an offset (reported), fuzz only when asked for (a warning), a hunk that does not apply is named. Untrusted
+// input is only read; nothing is written to the tree.
 
-import { execFile } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { applyPatch, parsePatch, type StructuredPatch, type StructuredPatchHunk } from "diff";
+import { parsePatch, type StructuredPatch, type StructuredPatchHunk } from "diff";
 import { InputError } from "../spec/errors.js";
-import { readBounded, tempDir } from "../spec/files.js";
+import { MAX_INPUT_BYTES, readMails, type MailPatch } from "./mail.js";
 import { blockedMessage, safeRel, type KernelTree } from "./tree.js";
 
-/** Larger inputs are refused: a KVM series is a few hundred kilobytes; this bounds memory and time. */
-export const MAX_INPUT_BYTES = 8 << 20;
+export { MAX_INPUT_BYTES };
 
 export interface FilePatch {
   oldPath?: string;
@@ -21,96 +18,31 @@ export interface FilePatch {
   line: number;
 }
 
-export interface Patch {
-  /** Where it came from: the file name (and message number within an mbox). */
-  source: string;
-  subject: string;
-  author?: string;
-  number?: { n: number; m: number; prefix: string };
+export interface Patch extends Omit<MailPatch, "diff"> {
   files: FilePatch[];
 }
 
-const NUMBERED = /^\[([^\]]*?)\s*(\d+)\/(\d+)\]/;
-
-/** Git's mail tools, run asynchronously so that an interrupt can remove the temporary directory meanwhile. */
-function run(cmd: string, args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      cmd,
-      args,
-      { encoding: "utf8", maxBuffer: 4 * MAX_INPUT_BYTES },
-      (e, stdout, stderr) => {
-        if (!e) return resolve(stdout);
-        if ((e as NodeJS.ErrnoException).code === "ENOENT")
-          return reject(
-            new InputError(`${cmd} is needed to read mail-formatted patches and is not installed`),
-          );
-        reject(new InputError(`${cmd} ${args[0]}: ${(stderr || String(e)).trim().split("\n")[0]}`));
-      },
-    );
-    // A tool that does not read its standard input (mailsplit) may exit before it is written: not an error.
-    child.stdin?.on("error", () => {});
-    child.stdin?.end(input);
-  });
-}
-
-/** One input (a path or "-" for standard input) -> its patches, cover letters skipped (so possibly none). */
+/** The patches of one input (a path or "-" for standard input). */
 export async function readInput(arg: string, stdin: () => Buffer): Promise<Patch[]> {
-  const name = arg === "-" ? "<stdin>" : arg;
-  const buf = arg === "-" ? stdin() : readBounded(arg, MAX_INPUT_BYTES);
-  if (buf.includes(0)) throw new InputError(`${name}: binary data, not a patch`);
-  const text = buf.toString("utf8");
-  if (text.trim() === "") throw new InputError(`${name}: empty`);
-  if (/^(diff --git |--- )/.test(text))
-    return [{ source: name, subject: name, files: parseDiff(text, name) }];
-  if (!/^From /.test(text) && !/^(From|Subject|Date|Message-I[dD]):/m.test(text.slice(0, 4096))) {
-    throw new InputError(
-      `${name}: not a patch (neither a git format-patch mail, an mbox nor a unified diff)`,
-    );
-  }
-  const mbox = /^From /.test(text) ? text : `From kspec Mon Sep 17 00:00:00 2001\n${text}`;
-  const tmp = tempDir("kspec-mail-");
-  const dir = tmp.dir;
-  try {
-    writeFileSync(join(dir, "in.mbox"), mbox);
-    await run("git", ["mailsplit", `-o${dir}`, join(dir, "in.mbox")]);
-    const mails = readdirSync(dir)
-      .filter((f) => /^\d+$/.test(f))
-      .sort();
-    const out: Patch[] = [];
-    for (const [i, m] of mails.entries()) {
-      const info = await run(
-        "git",
-        ["mailinfo", "-k", join(dir, "msg"), join(dir, "patch")],
-        readFileSync(join(dir, m), "utf8"),
-      );
-      const header = (k: string) => new RegExp(`^${k}: (.*)$`, "m").exec(info)?.[1];
-      const subject = header("Subject") ?? "(no subject)";
-      const num = NUMBERED.exec(subject);
-      const source = mails.length > 1 ? `${name} #${i + 1}` : name;
-      const diff = readFileSync(join(dir, "patch"), "utf8");
-      const number = num ? { prefix: num[1], n: Number(num[2]), m: Number(num[3]) } : undefined;
-      if (!/^diff --git /m.test(diff)) {
-        if (number?.n === 0 || /^\[[^\]]*\b0\/\d+\]/.test(subject)) continue; // the cover letter
-        throw new InputError(`${source}: "${subject}" has no diff (not a patch)`);
-      }
-      out.push({
-        source,
-        subject: subject.replace(NUMBERED, "").trim(),
-        author: header("Author"),
-        number,
-        files: parseDiff(diff, source),
-      });
-    }
-    return out;
-  } finally {
-    tmp.release();
-  }
+  return (await readMails(arg, stdin)).map(({ diff, ...m }) => ({ ...m, files: parseDiff(diff, m.source) }));
 }
 
-/** A series must be one series: the same version prefix and count, each number once, in order. */
-export function orderSeries(patches: Patch[]): Patch[] {
-  if (!patches.length) throw new InputError("no patches in the input (only a cover letter?)");
+/**
+ * A series must be one series: one version, the same prefix and count, each number once, in order. Several
+ * versions (an mbox with v1 and v2) are refused with the versions named, unless `version` picks one.
+ */
+export function orderSeries(all: Patch[], version?: number): Patch[] {
+  const versions = [...new Set(all.map((p) => p.version))].sort((a, b) => a - b);
+  if (version !== undefined && !versions.includes(version))
+    throw new InputError(
+      `--series-version ${version}: the input holds ${versions.map((v) => `v${v}`).join(", ")}`,
+    );
+  if (version === undefined && versions.length > 1)
+    throw new InputError(
+      `the input holds versions ${versions.map((v) => `v${v}`).join(" and ")} of a series: pick one with --series-version N`,
+    );
+  const patches = version === undefined ? all : all.filter((p) => p.version === version);
+  if (!patches.length) throw new InputError("no patches in the input (only cover letters or replies)");
   const numbered = patches.filter((p) => p.number);
   if (numbered.length && numbered.length !== patches.length) {
     throw new InputError(
@@ -159,19 +91,33 @@ const UNSUPPORTED: [RegExp, string][] = [
   [/^(new|deleted) file mode (?!100644$|100755$)\d+$/, "a file that is not a regular file"],
 ];
 
+/** A path of a diff header: a/ b/ (or any first component of a plain diff's "linux.orig/...") stripped. */
+function diffPath(name: string | undefined, git: boolean): string | undefined {
+  if (name === undefined) return undefined;
+  const n = name.replace(/\t.*$/, "").trim();
+  if (n === "/dev/null") return undefined;
+  const stripped = /^[ab]\//.test(n) ? n.slice(2) : !git && n.includes("/") ? n.slice(n.indexOf("/") + 1) : n;
+  return safeRel(stripped);
+}
+
 /**
- * The file sections of a diff. jsdiff parses each section's hunks; the section is cut where its hunks end (by
- * their line counts, as git apply reads them), so that a mail signature after the last hunk is not taken for
- * diff lines.
+ * The file sections of a diff: git's ("diff --git" sections) or a plain unified diff (sections from each "--- "
+ * line followed by "+++ ", as diff -u and quilt write them). jsdiff parses each section's hunks; a section is cut
+ * where its hunks end (by their line counts, as git apply reads them), so that a diffstat before the diff or a
+ * mail signature after it is not taken for diff lines.
  */
 export function parseDiff(text: string, source: string): FilePatch[] {
   const lines = text.split("\n");
-  const starts = lines.flatMap((l, i) => (l.startsWith("diff --git ") ? [i] : []));
-  if (!starts.length) throw new InputError(`${source}: no 'diff --git' section`);
+  const git = lines.some((l) => l.startsWith("diff --git "));
+  const starts = git
+    ? lines.flatMap((l, i) => (l.startsWith("diff --git ") ? [i] : []))
+    : lines.flatMap((l, i) => (l.startsWith("--- ") && (lines[i + 1] ?? "").startsWith("+++ ") ? [i] : []));
+  if (!starts.length)
+    throw new InputError(`${source}: no diff in it (neither 'diff --git' nor '--- a/... +++ b/...')`);
   const files: FilePatch[] = [];
   for (const [k, start] of starts.entries()) {
     const end = k + 1 < starts.length ? starts[k + 1] : lines.length;
-    let i = start + 1;
+    let i = git ? start + 1 : start;
     let newFile = false;
     let deleted = false;
     for (; i < end && !lines[i].startsWith("--- ") && !lines[i].startsWith("@@"); i++) {
@@ -221,12 +167,8 @@ export function parseDiff(text: string, source: string): FilePatch[] {
       throw new InputError(`${source}:${i + 1}: ${(e as Error).message}`);
     }
     const p = parsed[0];
-    const strip = (n: string | undefined) =>
-      n === undefined || n === "/dev/null"
-        ? undefined
-        : safeRel(n.replace(/^[ab]\//, "").replace(/\t.*$/, ""));
-    const oldPath = newFile ? undefined : strip(p.oldFileName);
-    const newPath = deleted ? undefined : strip(p.newFileName);
+    const oldPath = newFile ? undefined : diffPath(p.oldFileName, git);
+    const newPath = deleted ? undefined : diffPath(p.newFileName, git);
     if (!oldPath && !newPath) throw new InputError(`${source}:${start + 1}: no file names`);
     if (oldPath && newPath && oldPath !== newPath)
       throw new InputError(`${source}:${start + 1}: a rename is not supported (${oldPath} -> ${newPath})`);
@@ -240,14 +182,96 @@ export function label(p: Patch): string {
   return p.number ? `${p.source} [PATCH ${p.number.n}/${p.number.m}]` : p.source;
 }
 
+/** How a hunk applied, when not exactly where it said: an offset (as git reports it), or fuzz (a warning). */
+export interface HunkNote {
+  file: string;
+  hunk: number;
+  /** Lines from where the hunk header put it. */
+  offset: number;
+  /** Context lines ignored at each end (0 unless --fuzz allowed it). */
+  fuzz: number;
+}
+
 export interface Applied {
   tree: KernelTree;
   changed: string[];
+  notes: HunkNote[];
 }
 
-/** Applies one patch to the tree's overlay, or says which hunk of which file does not apply, and where. */
-export function applyTo(tree: KernelTree, p: Patch): Applied {
+interface Lines {
+  lines: string[];
+  /** Does the file end with a newline? */
+  eol: boolean;
+}
+
+function toLines(text: string): Lines {
+  if (text === "") return { lines: [], eol: true };
+  const lines = text.split("\n");
+  const eol = lines[lines.length - 1] === "";
+  if (eol) lines.pop();
+  return { lines, eol };
+}
+
+/**
+ * One hunk applied to a file's lines: at the nearest place where its old lines match exactly (not before the end
+ * of the previous hunk), else with up to `fuzz` context lines ignored at each end. Undefined when it does not apply.
+ */
+function applyHunk(f: Lines, h: StructuredPatchHunk, expected: number, from: number, fuzz: number) {
+  const old: string[] = [];
+  const neu: string[] = [];
+  let oldNoEol = false;
+  let newNoEol = false;
+  for (const [i, l] of h.lines.entries()) {
+    if (l.startsWith("\\")) {
+      // "\ No newline at end of file" marks the line before it.
+      const prev = h.lines[i - 1] ?? " ";
+      if (prev[0] !== "+") oldNoEol = true;
+      if (prev[0] !== "-") newNoEol = true;
+      continue;
+    }
+    if (l[0] !== "+") old.push(l.slice(1));
+    if (l[0] !== "-") neu.push(l.slice(1));
+  }
+  const lead = h.lines.findIndex((l) => l[0] !== " ");
+  const trail = [...h.lines].reverse().findIndex((l) => l[0] !== " " && l[0] !== "\\");
+  const matches = (at: number, a: readonly string[]) => {
+    if (at < from || at + a.length > f.lines.length) return false;
+    for (let i = 0; i < a.length; i++) if (f.lines[at + i] !== a[i]) return false;
+    return true;
+  };
+  for (let fz = 0; fz <= fuzz; fz++) {
+    const cutHead = Math.min(fz, Math.max(lead, 0));
+    const cutTail = Math.min(fz, Math.max(trail, 0));
+    if (fz > 0 && cutHead === 0 && cutTail === 0) break;
+    const a = old.slice(cutHead, old.length - cutTail);
+    const b = neu.slice(cutHead, neu.length - cutTail);
+    const want = Math.max(0, expected + cutHead);
+    // Nearest first, as git apply searches: the expected line, then one line either side, and so on.
+    for (let d = 0; d <= f.lines.length; d++) {
+      for (const at of d === 0 ? [want] : [want - d, want + d]) {
+        if (!matches(at, a)) continue;
+        // A hunk that says its last old line has no newline must end the file, and the file must lack it.
+        if (oldNoEol && cutTail === 0 && (at + a.length !== f.lines.length || f.eol)) continue;
+        const atEnd = at + a.length === f.lines.length;
+        f.lines.splice(at, a.length, ...b);
+        if (atEnd && cutTail === 0) {
+          if (newNoEol) f.eol = false;
+          else if (oldNoEol) f.eol = true;
+        }
+        return { offset: at - want, fuzz: fz, end: at + b.length };
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Applies one patch to the tree's overlay as git am does, or says which hunk of which file does not apply, and
+ * where. `fuzz`: context lines a hunk may ignore at each end (0: none, as git am).
+ */
+export function applyTo(tree: KernelTree, p: Patch, fuzz = 0): Applied {
   const changes = new Map<string, string | null>();
+  const notes: HunkNote[] = [];
   const current = (f: string) => (changes.has(f) ? (changes.get(f) ?? undefined) : tree.read(f));
   for (const fp of p.files) {
     const path = (fp.newPath ?? fp.oldPath)!;
@@ -260,36 +284,34 @@ export function applyTo(tree: KernelTree, p: Patch): Applied {
       throw new InputError(`${label(p)}: ${fp.oldPath} does not exist in the tree`);
     if (!fp.oldPath && current(path) !== undefined)
       throw new InputError(`${label(p)}: creates ${path}, which already exists`);
-    let text = old ?? "";
+    const f = toLines(old ?? "");
     // Hunks are applied one by one, each where the earlier ones moved it, so that a failure names its hunk.
     let delta = 0;
+    let from = 0;
     for (const [k, h] of fp.hunks.entries()) {
-      const moved = { ...h, oldStart: h.oldStart + delta };
-      delta += h.newLines - h.oldLines;
-      const one: StructuredPatch = {
-        oldFileName: path,
-        newFileName: path,
-        oldHeader: "",
-        newHeader: "",
-        hunks: [moved],
-      };
-      const r = applyPatch(text, one, { fuzzFactor: 0 });
-      if (r === false) {
+      const expected = (h.oldLines === 0 ? h.oldStart : h.oldStart - 1) + delta;
+      const r = applyHunk(f, h, expected, from, fuzz);
+      if (!r)
         throw new InputError(
-          `${label(p)}: hunk #${k + 1} of ${path} (at line ${h.oldStart}) does not apply: its context does not match the tree`,
+          `${label(p)}: hunk #${k + 1} of ${path} (at line ${h.oldStart}) does not apply: its context does not match the tree${fuzz ? ` even with fuzz ${fuzz}` : ""}`,
         );
-      }
-      text = r;
+      if (r.offset || r.fuzz) notes.push({ file: path, hunk: k + 1, offset: r.offset, fuzz: r.fuzz });
+      delta += h.newLines - h.oldLines + r.offset;
+      from = r.end;
     }
-    changes.set(path, fp.newPath ? text : null);
+    changes.set(path, fp.newPath ? f.lines.join("\n") + (f.lines.length && f.eol ? "\n" : "") : null);
   }
-  return { tree: tree.withOverlay(changes), changed: [...changes.keys()].sort() };
+  return { tree: tree.withOverlay(changes), changed: [...changes.keys()].sort(), notes };
 }
 
 /** Several inputs read as one series, in numbered order: what verify-patch is given. */
-export async function readSeries(inputs: readonly string[], stdin: () => Buffer): Promise<Patch[]> {
+export async function readSeries(
+  inputs: readonly string[],
+  stdin: () => Buffer,
+  version?: number,
+): Promise<Patch[]> {
   if (inputs.filter((p) => p === "-").length > 1) throw new InputError("standard input can be read once");
   const read: Patch[] = [];
   for (const a of inputs) read.push(...(await readInput(a, stdin)));
-  return orderSeries(read);
+  return orderSeries(read, version);
 }
