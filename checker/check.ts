@@ -8,13 +8,16 @@ import type { Policy } from "../spec/ir.js";
 import { domainOf, type InputValue } from "../spec/vocabulary.js";
 import type { CLoc, Problem } from "../kernel/problems.js";
 import type { KernelTree } from "../kernel/tree.js";
+import { NotLocated } from "../kernel/locate.js";
 import {
   DEFAULT_FUNCTION,
   extractWith,
   maskSide,
   openFunction,
+  notLocated,
   runner,
   type CLeaf,
+  type OpenFunction,
   type Extraction,
   type FunctionInfo,
 } from "./extract.js";
@@ -85,8 +88,15 @@ export interface CheckOptions extends ExploreOptions {
 
 /** A kernel tree's function against a policy: equal, differs or unverifiable. */
 export function checkTree(tree: KernelTree, policy: Policy, o: CheckOptions): Verdict {
-  const { info, interp } = openFunction(tree, o.function ?? DEFAULT_FUNCTION, o.flagMacros);
-  return checkFunction(interp, info, policy, o);
+  let f: OpenFunction;
+  try {
+    f = openFunction(tree, o.function ?? DEFAULT_FUNCTION, o.flagMacros);
+  } catch (e) {
+    if (!(e instanceof NotLocated)) throw e;
+    const n = notLocated(e);
+    return { verdict: "unverifiable", fn: n.fn, inputs: [], problems: [n.problem] };
+  }
+  return checkFunction(f.interp, f.info, policy, o);
 }
 
 /** Full input rows of a group's paths, for JSON counterexamples (at most `limit`). */

@@ -3,13 +3,14 @@
 // -> after, grouped), or unverifiable (with the problems, on either side). Used by verify-patch, diff and log.
 
 import { compareFns, type DiffGroup } from "../spec/compare.js";
-import { InputError } from "../spec/errors.js";
 import type { CLoc, Problem } from "../kernel/problems.js";
 import type { KernelTree } from "../kernel/tree.js";
+import { NotLocated } from "../kernel/locate.js";
 import {
   DEFAULT_FUNCTION,
   extractWith,
   maskSide,
+  notLocated,
   openFunction,
   runner,
   type Extraction,
@@ -37,6 +38,8 @@ export type Meaning =
 export interface Side {
   fn: FunctionInfo;
   inputs: string[];
+  /** The memslot-flag macros the function tests in this state. */
+  flagsTested: string[];
 }
 
 type Opened = { info: FunctionInfo; x: Extraction; run: ReturnType<typeof runner> } | { problem: Problem };
@@ -47,8 +50,8 @@ export function openState(tree: KernelTree, fn: string, flagMacros: readonly str
     const { info, interp } = openFunction(tree, fn, flagMacros);
     return { info, x: extractWith(interp, info), run: runner(interp) };
   } catch (e) {
-    if (!(e instanceof InputError)) throw e;
-    return { problem: { kind: "not-located", name: fn, file: "", line: 0, message: e.message } };
+    if (!(e instanceof NotLocated)) throw e;
+    return { problem: notLocated(e).problem };
   }
 }
 
@@ -76,7 +79,9 @@ export function treeDiff(a: KernelTree, b: KernelTree, o: DiffOptions): Meaning 
     if (s.x.kind === "unverifiable")
       return { kind: "unverifiable", side, fn: s.info, problems: s.x.problems };
   }
-  if ("problem" in x || "problem" in y) throw new Error("internal: unreachable");
+  if ("problem" in x || "problem" in y || x.x.kind !== "table" || y.x.kind !== "table")
+    throw new Error("internal: unreachable");
+  const [tx, ty] = [x.x, y.x];
   const cmp = compareFns(
     maskSide(x.run),
     maskSide(y.run),
@@ -84,8 +89,8 @@ export function treeDiff(a: KernelTree, b: KernelTree, o: DiffOptions): Meaning 
   );
   return {
     kind: cmp.equal ? "unchanged" : "changed",
-    a: { fn: x.info, inputs: x.x.inputs },
-    b: { fn: y.info, inputs: y.x.inputs },
+    a: { fn: x.info, inputs: tx.inputs, flagsTested: tx.flagsTested },
+    b: { fn: y.info, inputs: ty.inputs, flagsTested: ty.flagsTested },
     inputs: cmp.inputs,
     groups: cmp.groups,
   };

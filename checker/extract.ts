@@ -4,7 +4,7 @@
 
 import type { Preprocessor } from "../kernel/cpp.js";
 import { Preprocessor as Cpp } from "../kernel/cpp.js";
-import { DEFAULT_FUNCTION, locateFunction, type FunctionInfo } from "../kernel/locate.js";
+import { DEFAULT_FUNCTION, locateFunction, NotLocated, type FunctionInfo } from "../kernel/locate.js";
 import { Unverifiable, type CLoc, type Problem } from "../kernel/problems.js";
 import type { KernelTree } from "../kernel/tree.js";
 import { explore, type Env, type ExploreOptions } from "../spec/evaluate.js";
@@ -20,7 +20,14 @@ export interface CLeaf {
 }
 
 export type Extraction =
-  | { kind: "table"; fn: FunctionInfo; inputs: string[]; leaves: CLeaf[] }
+  | {
+      kind: "table";
+      fn: FunctionInfo;
+      inputs: string[];
+      leaves: CLeaf[];
+      /** The memslot-flag macros the function tests (on some path): the flags it honors. */
+      flagsTested: string[];
+    }
   | { kind: "unverifiable"; fn: FunctionInfo; inputs: string[]; problems: Problem[] };
 
 type RunResult = { ok: true; mask: number; ret: CLoc } | { ok: false; problem: Problem };
@@ -89,6 +96,7 @@ export function extractWith(
     kind: "table",
     fn,
     inputs,
+    flagsTested: [...interp.flagsTested].sort(),
     leaves: leaves.map((l) => {
       const v = l.value as Extract<RunResult, { ok: true }>;
       return { env: l.env, mask: v.mask, ret: v.ret };
@@ -103,8 +111,24 @@ export interface ExtractOptions extends ExploreOptions {
   maxProblems?: number;
 }
 
+/** A tree where the function has no one definition, as a problem of that tree (exit 2, with the reason). */
+export function notLocated(e: NotLocated): { fn: FunctionInfo; problem: Problem } {
+  return {
+    fn: { name: e.fn, file: "", line: 0 },
+    problem: { kind: "not-located", name: e.fn, file: "", line: 0, message: e.message },
+  };
+}
+
 /** The decision table of a tree's function, or why there is none. */
 export function extract(tree: KernelTree, opts: ExtractOptions): Extraction {
-  const { info, interp } = openFunction(tree, opts.function ?? DEFAULT_FUNCTION, opts.flagMacros);
-  return extractWith(interp, info, opts);
+  const name = opts.function ?? DEFAULT_FUNCTION;
+  let f: OpenFunction;
+  try {
+    f = openFunction(tree, name, opts.flagMacros);
+  } catch (e) {
+    if (!(e instanceof NotLocated)) throw e;
+    const n = notLocated(e);
+    return { kind: "unverifiable", fn: n.fn, inputs: [], problems: [n.problem] };
+  }
+  return extractWith(f.interp, f.info, opts);
 }

@@ -15,7 +15,7 @@ export function verdictExit(v: Verdict): number {
 }
 
 export function fnText(v: Verdict): string {
-  return `${v.fn.name}() at ${v.fn.file}:${v.fn.line}`;
+  return v.fn.file ? `${v.fn.name}() at ${v.fn.file}:${v.fn.line}` : `${v.fn.name}()`;
 }
 
 export function verdictText(v: Verdict, policy: Policy): string {

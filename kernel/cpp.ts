@@ -245,19 +245,23 @@ export class Preprocessor {
     if (this.files) return this.files;
     const seen = new Set<string>();
     const order: string[] = [];
-    const queue = [...FORCED.filter((f) => this.tree.exists(f)), this.rootFile];
-    for (const f of FORCED) {
-      const e = this.tree.entry(f);
-      if (e.kind === "outside" || e.kind === "too-large")
-        this.blocked.push({ path: f, entry: e, from: f, line: 0 });
-    }
+    // Each file with where it was included from: a file that cannot be read is reported there.
+    const queue: { file: string; from: string; line: () => number }[] = [
+      ...FORCED.map((f) => ({ file: f, from: f, line: () => 0 })),
+      { file: this.rootFile, from: this.rootFile, line: () => 0 },
+    ];
     while (queue.length) {
-      const f = queue.shift()!;
+      const { file: f, from, line } = queue.shift()!;
       if (seen.has(f)) continue;
       seen.add(f);
-      order.push(f);
       const text = this.tree.read(f);
-      if (text === undefined) continue;
+      if (text === undefined) {
+        // Resolved, then refused when read (too large); or a forced include the tree does not have.
+        const e = this.tree.entry(f);
+        if (e.kind === "outside" || e.kind === "too-large") this.blocked.push({ path: f, entry: e, from, line: line() });
+        continue;
+      }
+      order.push(f);
       const q = quickScan(text);
       for (const name of q.defines) {
         const list = this.defineIndex.get(name);
@@ -267,7 +271,7 @@ export class Preprocessor {
       for (const inc of q.includes) {
         const at = () => text.slice(0, inc.index).split("\n").length;
         const r = this.resolveInclude(f, inc, at);
-        if (r && !seen.has(r)) queue.push(r);
+        if (r && !seen.has(r)) queue.push({ file: r, from: f, line: at });
       }
     }
     this.files = order;
@@ -316,7 +320,22 @@ export function tokenize(text: string): string[] {
  * The replacement text of one macro use: parameters substituted (arguments as written), `#` and `##` applied.
  * Nested macro uses in the result are left for the caller, who expands them one at a time as it evaluates.
  */
+const expansions = new WeakMap<MacroDef, Map<string, string>>();
+
 export function expandOnce(def: MacroDef, args: readonly string[] | undefined): string {
+  // The same macro with the same arguments expands to the same text: macros nested in macros expand often.
+  let byArgs = expansions.get(def);
+  if (!byArgs) expansions.set(def, (byArgs = new Map()));
+  const key = args === undefined ? "\0" : args.join("\0,");
+  let text = byArgs.get(key);
+  if (text === undefined) {
+    text = expandUncached(def, args);
+    if (byArgs.size < 1024) byArgs.set(key, text);
+  }
+  return text;
+}
+
+function expandUncached(def: MacroDef, args: readonly string[] | undefined): string {
   const body = tokenize(def.body);
   if (!def.params) return body.join(" ");
   const params = def.params;

@@ -58,6 +58,7 @@ export function topLevelBodies(text: string): TopItem[] {
   let head = 0;
   let open = -1;
   let lineStart = true;
+  const conds: { depth: number; end: number }[] = [];
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
@@ -67,6 +68,18 @@ export function topLevelBodies(text: string): TopItem[] {
     }
     if (c === 32 || c === 9 || c === 13 || c === 12 || c === 11) continue;
     if (c === 35 /* # */ && lineStart) {
+      // Braces are counted in the first branch of an #if only: kernel code often opens the same block in each
+      // branch (`#ifdef X` `if (a) {` `#else` `if (b) {` `#endif`), and the compiler sees one of them.
+      const kw = /^#\s*(if|ifdef|ifndef|elif|else|endif)\b/.exec(text.slice(i, i + 16))?.[1];
+      if (kw === "if" || kw === "ifdef" || kw === "ifndef") conds.push({ depth, end: -1 });
+      else if ((kw === "elif" || kw === "else") && conds.length) {
+        const f = conds[conds.length - 1];
+        if (f.end < 0) f.end = depth;
+        depth = f.depth;
+      } else if (kw === "endif" && conds.length) {
+        const f = conds.pop()!;
+        if (f.end >= 0) depth = f.end;
+      }
       // A directive runs to the end of its line, continued by backslash-newline; comments inside are skipped.
       for (; i < n; i++) {
         const d = text.charCodeAt(i);
@@ -178,6 +191,16 @@ function stripHeadComments(s: string): string {
   return s.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, " ").trimEnd();
 }
 
+/** The tree has no one definition of the function: none, or several (a problem of the tree, not of the input). */
+export class NotLocated extends InputError {
+  constructor(
+    readonly fn: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** The one definition of `name` under SEARCH_DIR (declarations such as x86_ops.h's are not definitions). */
 export function locateFunction(tree: KernelTree, name: string): Located {
   if (!/^[A-Za-z_]\w*$/.test(name)) throw new InputError(`not a C function name: ${name}`);
@@ -193,11 +216,13 @@ export function locateFunction(tree: KernelTree, name: string): Located {
       found.push({ info: { name, file, line: d.line }, node: d.node, blocked });
   }
   if (found.length === 0)
-    throw new InputError(
+    throw new NotLocated(
+      name,
       `${name}() is not defined under ${SEARCH_DIR}/ of ${tree.root}${blocked.length ? ` (not read: ${blocked.map(blockedMessage).join("; ")}) [${blockedKind(blocked[0])}]` : ""}`,
     );
   if (found.length > 1)
-    throw new InputError(
+    throw new NotLocated(
+      name,
       `${name}() is defined ${found.length} times: ${found.map((f) => `${f.info.file}:${f.info.line}`).join(", ")}`,
     );
   return found[0];

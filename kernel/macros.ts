@@ -34,8 +34,12 @@ class Stop {
   constructor(readonly why: NotConstant) {}
 }
 
+/** Evaluation steps for one value: nested macros can double at every level, so a hostile tree could explode. */
+const MAX_STEPS = 20_000;
+
 export class MacroConstants {
   private readonly values = new Map<string, bigint | NotConstant>();
+  private steps = 0;
 
   constructor(readonly pp: Preprocessor) {}
 
@@ -59,6 +63,7 @@ export class MacroConstants {
     let v = this.values.get(name);
     if (v === undefined) {
       try {
+        this.steps = 0;
         v = this.identifier(name, []);
       } catch (e) {
         if (!(e instanceof Stop)) throw e;
@@ -73,6 +78,7 @@ export class MacroConstants {
   evaluate(def: MacroDef): bigint | NotConstant {
     if (def.params) return { kind: "not-constant", name: def.name, message: `${def.name} takes arguments` };
     try {
+      this.steps = 0;
       return this.expansion(def.name, expandOnce(def, undefined), []);
     } catch (e) {
       if (!(e instanceof Stop)) throw e;
@@ -91,6 +97,17 @@ export class MacroConstants {
   }
 
   private identifier(name: string, expanding: readonly string[]): bigint {
+    // A constant's value is the same wherever it is used: compute it once (macros that double at every level
+    // would otherwise cost 2^depth evaluations).
+    // Only values are kept: a failure inside another evaluation may be that evaluation's (its step budget).
+    const known = this.values.get(name);
+    if (typeof known === "bigint") return known;
+    const v = this.identifierUncached(name, expanding);
+    this.values.set(name, v);
+    return v;
+  }
+
+  private identifierUncached(name: string, expanding: readonly string[]): bigint {
     const def = this.definition(name);
     if (def === undefined)
       this.stop("undefined-identifier", name, `'${name}' is not a macro defined in the tree`);
@@ -108,6 +125,8 @@ export class MacroConstants {
   }
 
   private eval(e: SyntaxNode, expanding: readonly string[]): bigint {
+    if (++this.steps > MAX_STEPS)
+      this.stop("not-constant", expanding[0] ?? e.text, "too many steps to evaluate");
     switch (e.type) {
       case "number_literal": {
         const v = parseNumber(e.text);

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { checkFunction, type Verdict } from "../checker/check.js";
 import { openFunction } from "../checker/extract.js";
 import { KernelTree } from "../kernel/tree.js";
+import { parseC, type SyntaxNode } from "../kernel/parse.js";
 import { formatCube } from "../spec/cubes.js";
 import { defaultFlagMacros } from "../spec/flags.js";
 import { resolvePolicy } from "../spec/resolve.js";
@@ -83,8 +84,8 @@ describe("the Debian trees' own vmx_get_mt_mask()", () => {
     expect(r.json.paths).toHaveLength(9);
   });
 
-  it("a tree without the function is bad input", () => {
-    const r = kspec([
+  it("a tree without the function is unverifiable: not-located, exit 2", () => {
+    const args = [
       "check",
       "--kernel",
       treeDir("6.12"),
@@ -92,9 +93,16 @@ describe("the Debian trees' own vmx_get_mt_mask()", () => {
       "linux-6.12",
       "--function",
       "no_such_function",
-    ]);
+    ];
+    const r = kspec(args);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^kspec: no_such_function\(\) is not defined under arch\/x86\/kvm\//);
+    expect(r.stdout).toMatch(
+      /^unverifiable: no_such_function\(\) cannot be checked against linux-6\.12:\n  no_such_function\(\) is not defined under arch\/x86\/kvm\/ .* \[not-located: no_such_function\]$/m,
+    );
+    const j = kspecJson([...args, "--json"]);
+    expect(j.json.problems).toEqual([
+      expect.objectContaining({ kind: "not-located", name: "no_such_function" }),
+    ]);
   });
 });
 
@@ -105,6 +113,13 @@ for (const category of ["pass", "fail", "unverifiable"] as const) {
         const fx = readFixture(join(DIR, category, name));
         expect(fx.expect.length).toBeGreaterThan(0);
         const s = splice(new KernelTree(treeDir(fx.tree)), fx.text);
+        if (fx.errorWrapped) {
+          // The shape this fixture stands for: the whole file's parse hides the function in an ERROR node.
+          const at = s.content.search(/^u8 vmx_get_mt_mask\(/m) + 3;
+          let n: SyntaxNode | null = parseC(s.content).rootNode.descendantForIndex(at, at + 5);
+          while (n && n.type !== "ERROR") n = n.parent;
+          expect(n?.type, "the function inside an ERROR node of the whole-file parse").toBe("ERROR");
+        }
         for (const e of fx.expect) {
           const v = await verdict(s.tree, e.policy);
           expect(

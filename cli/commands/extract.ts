@@ -28,7 +28,7 @@ Exit: 0, 2 when the function cannot be extracted (problems name the construct an
       if (values.json)
         io.out(json({ function: info, inputs: x.inputs, rows: [], paths: [], problems: x.problems }));
       else {
-        io.out(`unverifiable: ${info.name}() at ${info.file}:${info.line}:\n`);
+        io.out(`unverifiable: ${info.name}()${info.file ? ` at ${info.file}:${info.line}` : ""}:\n`);
         for (const p of x.problems) io.out(`  ${problemText(p)}\n`);
       }
       return 2;

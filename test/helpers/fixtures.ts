@@ -24,11 +24,14 @@ export interface Fixture {
   expect: Expectation[];
   /** 0-based line of the `kspec-problem` marker in the fixture, if any. */
   markerLine?: number;
+  /** tree-sitter's parse of the whole spliced file must wrap the function in an ERROR node. */
+  errorWrapped: boolean;
 }
 
 export function readFixture(file: string): Fixture {
   const text = readFileSync(file, "utf8");
-  const tree = /^\/\/ kspec-fixture tree=(\S+)$/m.exec(text)?.[1] as Version | undefined;
+  const header = /^\/\/ kspec-fixture tree=(\S+)(.*)$/m.exec(text);
+  const tree = header?.[1] as Version | undefined;
   if (!tree) throw new Error(`${file}: no kspec-fixture header`);
   const expect = [...text.matchAll(/^\/\/ expect (.*)$/gm)].map((m) => {
     const attrs = Object.fromEntries(
@@ -44,7 +47,14 @@ export function readFixture(file: string): Fixture {
     } as Expectation;
   });
   const idx = text.split("\n").findIndex((l) => l.includes("kspec-problem"));
-  return { file, text, tree, expect, markerLine: idx >= 0 ? idx : undefined };
+  return {
+    file,
+    text,
+    tree,
+    expect,
+    markerLine: idx >= 0 ? idx : undefined,
+    errorWrapped: /\berror-wrapped\b/.test(header![2]),
+  };
 }
 
 /** The tree with `fn` replaced by the fixture's text, and the line at which the fixture starts. */
