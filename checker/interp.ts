@@ -85,6 +85,8 @@ export class Interpreter {
   private env!: Env;
   private steps = 0;
   private usedFlagMacro?: string;
+  /** The memslot-flag macros some path tested (slot->flags & FLAG): what the function honors. */
+  readonly flagsTested = new Set<string>();
   private expanding: string[] = [];
   private depth = 0;
   readonly fn: SyntaxNode;
@@ -208,7 +210,7 @@ export class Interpreter {
   }
 
   private tick(f: Frame, n: SyntaxNode): void {
-    if (++this.steps > (this.opts.maxSteps ?? 100_000))
+    if (++this.steps > (this.opts.maxSteps ?? 20_000))
       this.fail("too-many-steps", f.fnName, this.loc(f, n), "step budget exhausted");
   }
 
@@ -652,6 +654,7 @@ export class Interpreter {
         );
       }
       this.usedFlagMacro = bit.macro;
+      this.flagsTested.add(bit.macro);
     }
     return int(need(this.env, bit.input) === true ? m : 0n);
   }

@@ -1,24 +1,29 @@
 // Verify stage: a patch series applied step by step to a tree's overlay — after each patch, what changed, whether
 // the function changed meaning (the rows, before -> after) and whether the memslot-flag plumbing is consistent;
-// at the end, the check against the policy. The series is applied once; the flags it introduces are found on the
-// way and stand for slotFlag with the built-in ones. The tree on disk is never written.
+// at the end, the check against the policy and the findings a reviewer would make, each with its severity. The
+// series is applied once; the flags it introduces are found on the way and stand for slotFlag with the built-in
+// ones. The tree on disk is never written.
 
-import type { Policy } from "../spec/ir.js";
 import { resolvePolicy } from "../spec/resolve.js";
-import { applyTo, readSeries, type Patch } from "../kernel/patchset.js";
+import type { Policy } from "../spec/ir.js";
+import { applyTo, readSeries, type HunkNote, type Patch } from "../kernel/patchset.js";
 import type { KernelTree } from "../kernel/tree.js";
 import { slotFlagMacros } from "./binding.js";
 import { checkTree, type Verdict } from "./check.js";
 import { treeDiff, type Meaning } from "./diff.js";
 import { importTree } from "./import.js";
-import { plumbing, type Finding, type PlumbingReport } from "./plumbing.js";
+import { endFindings, finding, plumbing, type Finding, type PlumbingReport } from "./plumbing.js";
 
 export interface StepReport {
   index: number;
   patch: Patch;
   changed: string[];
+  /** Hunks that applied at an offset or with fuzz. */
+  hunks: HunkNote[];
   meaning: Meaning;
   plumbing: PlumbingReport;
+  /** Warnings of this step (a hunk applied with fuzz). */
+  warnings: Finding[];
   bisectable: boolean;
   /** The function can be extracted after this patch: a step that cannot be checked is never "consistent". */
   extractable: boolean;
@@ -30,8 +35,8 @@ export interface VerifyReport {
   policy: Policy;
   /** The macros that stood for slotFlag. */
   flagMacros: string[];
-  /** Plumbing items still not done at the end of the series. */
-  incomplete: Finding[];
+  /** What the end of the series leaves for a reviewer, with severities (errors, warnings, notes). */
+  findings: Finding[];
   bisectable: boolean;
 }
 
@@ -41,6 +46,10 @@ export interface VerifyOptions {
   /** A policy expression; a bare proposal applies to the base tree's own function. */
   policy: string;
   function?: string;
+  /** Context lines a hunk may ignore at each end (0, as git am). */
+  fuzz?: number;
+  /** Which version of a series the input holds several of. */
+  seriesVersion?: number;
 }
 
 /** A series of patches onto a base tree: every step checked, and the end state against the policy. */
@@ -55,11 +64,12 @@ export async function verifyPatches(
     after: KernelTree;
     changed: string[];
     touched: string[];
+    hunks: HunkNote[];
   }[] = [];
   let tree = base;
   const touched = new Set<string>();
   for (const p of patches) {
-    const applied = applyTo(tree, p);
+    const applied = applyTo(tree, p, o.fuzz ?? 0);
     applied.changed.forEach((f) => touched.add(f));
     states.push({
       patch: p,
@@ -67,6 +77,7 @@ export async function verifyPatches(
       after: applied.tree,
       changed: applied.changed,
       touched: [...touched],
+      hunks: applied.notes,
     });
     tree = applied.tree;
   }
@@ -75,21 +86,65 @@ export async function verifyPatches(
   const policy = await resolvePolicy(o.policy, async () => importTree(base, flagMacros, o.function));
   const steps: StepReport[] = states.map((s, i) => {
     const meaning = treeDiff(s.before, s.after, { function: o.function, flagMacros, groupBy: "origin" });
-    const pl = plumbing(s.after, base, [], s.touched);
+    const pl = plumbing(s.after, base, {
+      files: s.touched,
+      flagsTested: meaning.kind === "unverifiable" ? [] : meaning.b.flagsTested,
+    });
+    const warnings = s.hunks
+      .filter((h) => h.fuzz > 0)
+      .map((h) =>
+        finding(
+          "hunk-fuzz",
+          `hunk #${h.hunk} applied with fuzz ${h.fuzz} (${h.fuzz} context line${h.fuzz === 1 ? "" : "s"} ignored at each end)`,
+          {
+            file: h.file,
+          },
+        ),
+      );
     return {
       index: i + 1,
       patch: s.patch,
       changed: s.changed,
+      hunks: s.hunks,
       meaning,
       plumbing: pl,
+      warnings,
       bisectable: pl.problems.length === 0,
       extractable: meaning.kind !== "unverifiable",
     };
   });
   const final = checkTree(tree, policy, { function: o.function, flagMacros });
   const last = steps[steps.length - 1]?.plumbing;
-  const incomplete = last ? last.flags.flatMap((f) => f.pending) : [];
-  return { steps, final, policy, flagMacros, incomplete, bisectable: steps.every((s) => s.bisectable) };
+  // Errors first, then warnings, then notes: what fails the series leads.
+  const rank = { error: 0, warning: 1, note: 2 };
+  const findings = (last ? [...endFindings(last), ...acceptedEarly(steps)] : []).sort(
+    (a, b) => rank[a.severity] - rank[b.severity],
+  );
+  return { steps, final, policy, flagMacros, findings, bisectable: steps.every((s) => s.bisectable) };
+}
+
+/** A flag accepted (usable from userspace) in a patch before the one that makes it take effect. */
+function acceptedEarly(steps: readonly StepReport[]): Finding[] {
+  const out: Finding[] = [];
+  const first = (macro: string, item: string) =>
+    steps.find((s) => s.plumbing.flags.some((f) => f.macro === macro && f.done.some((d) => d.id === item)));
+  for (const f of steps[steps.length - 1].plumbing.flags) {
+    const accepted = first(f.macro, "accepted");
+    const honored = first(f.macro, "honored");
+    if (accepted && honored && accepted.index < honored.index) {
+      const at = accepted.plumbing.flags
+        .find((x) => x.macro === f.macro)!
+        .done.find((d) => d.id === "accepted")!;
+      out.push(
+        finding(
+          "accepted-early",
+          `patch ${accepted.index} makes check_memory_region_flags() accept ${f.macro}, but it takes effect only in patch ${honored.index}: in between, userspace can set a flag KVM ignores`,
+          { file: at.file, line: at.line },
+        ),
+      );
+    }
+  }
+  return out;
 }
 
 /** Patch inputs (files, mboxes, "-" for standard input) read as one series, then verified: `kspec verify-patch`. */
@@ -99,5 +154,5 @@ export async function verifyPatchInputs(
   stdin: () => Buffer,
   o: VerifyOptions,
 ): Promise<VerifyReport> {
-  return verifyPatches(base, await readSeries(inputs, stdin), o);
+  return verifyPatches(base, await readSeries(inputs, stdin, o.seriesVersion), o);
 }

@@ -4,6 +4,7 @@
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import type { Verdict } from "../checker/check.js";
+import { FINDING_KINDS } from "../checker/plumbing.js";
 import { ruleLabel, type Policy } from "../spec/ir.js";
 import { formatCube } from "../spec/cubes.js";
 import { describeMask } from "../spec/memtypes.js";
@@ -21,6 +22,7 @@ export interface SarifResult {
 }
 
 export const SARIF_RULES: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(FINDING_KINDS).map(([id, k]) => [`kspec/${id}`, k.about])),
   "kspec/differs": "The C function computes a different EPT memory type than the policy",
   "kspec/unverifiable": "kspec cannot model a construct of the C function; no verdict",
   "kspec/not-bisectable":

@@ -21,6 +21,7 @@ export const SITES = {
   spte: "arch/x86/kvm/mmu/spte.c",
   apiRst: "Documentation/virt/kvm/api.rst",
   selftest: "tools/testing/selftests/kvm/set_memory_region_test.c",
+  selftestDir: "tools/testing/selftests/kvm",
   patC: "arch/x86/mm/pat/memtype.c",
   asmInclude: "arch/x86/include/asm",
 } as const;

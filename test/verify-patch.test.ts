@@ -14,14 +14,24 @@ import { treeDir } from "./helpers/trees.js";
 const FIX = join(import.meta.dirname, "fixtures", "series");
 const tmp = () => mkdtempSync(join(tmpdir(), "kspec-vp-"));
 
+type Many<T> = T | T[];
+const many = <T>(x: Many<T> | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+
 interface SeriesFixture {
   tree: "6.12";
-  from: string;
+  /** Derived from one of kspec's own series... */
+  from?: string;
+  /** ...or written here as commits of exact text edits, made into a series with git. */
+  commits?: { subject: string; body: string; edits: { file: string; find: string; replace: string }[] }[];
   policy: string;
   regroup?: number[][];
   moveFile?: { file: string; from: number; to: number };
-  dropHunk?: { patch: number; file: string; containing: string };
-  replace?: { patch: number; text: string; with: string };
+  dropHunk?: Many<{ patch: number; file: string; containing: string }>;
+  replace?: Many<{ patch: number; text: string; with: string }>;
+  /** Only these patches of the series (1-based). */
+  only?: number[];
+  /** More verify-patch options (--fuzz 1). */
+  args?: string[];
   expect: {
     exit: number;
     verdict?: string;
@@ -30,7 +40,12 @@ interface SeriesFixture {
     meaningChanged?: number[];
     problem?: { patch: number; id: string; file: string; lineOf: string };
     counterexampleLineOf?: string;
-    incomplete?: string[];
+    /** Warnings of steps: [patch, id]. */
+    warnings?: [number, string][];
+    /** The end-of-series findings, [id, severity] in order. */
+    findings?: [string, string][];
+    /** The exit code with --strict (warnings fail). */
+    strictExit?: number;
     error?: string;
   };
 }
@@ -51,10 +66,35 @@ function goldenPatches(dir: string): { name: string; text: string }[] {
     .map((name) => ({ name, text: readFileSync(join(REPO, dir, name), "utf8") }));
 }
 
+/** Commits of exact text edits on the base tree, formatted with git: a hand-written series. */
+function commitSeries(fx: SeriesFixture, dir: string): string[] {
+  const { dir: wt, base } = worktree(fx.tree, "verify");
+  const git = (...args: string[]) => {
+    const r = sh("git", args, { cwd: wt });
+    if (r.code !== 0) throw new Error(`git ${args.join(" ")}: ${r.out}`);
+    return r.out;
+  };
+  for (const c of fx.commits!) {
+    for (const e of c.edits) {
+      const file = join(wt, e.file);
+      const text = readFileSync(file, "utf8");
+      expect(text.split(e.find).length - 1, `${e.file}: '${e.find.slice(0, 60)}' once`).toBe(1);
+      writeFileSync(file, text.replace(e.find, e.replace));
+      git("add", "-f", e.file);
+    }
+    git("commit", "-q", "-m", `${c.subject}\n\n${c.body}`);
+  }
+  git("format-patch", "-q", "-o", join(dir, "out"), base);
+  return readdirSync(join(dir, "out"))
+    .sort()
+    .map((f) => join(dir, "out", f));
+}
+
 /** The fixture's series, written to a directory; returns the patch paths in order. */
 function buildSeries(fx: SeriesFixture): string[] {
   const dir = tmp();
-  let patches = goldenPatches(fx.from);
+  if (fx.commits) return commitSeries(fx, dir);
+  let patches = goldenPatches(fx.from!);
   if (fx.regroup) {
     // Real git does the regrouping: apply each group to a worktree, commit it, format-patch the result.
     const { dir: wt, base } = worktree(fx.tree, "verify");
@@ -91,8 +131,7 @@ function buildSeries(fx: SeriesFixture): string[] {
     patches[from - 1].text = a.head + a.sections.filter((s) => s !== moved).join("") + a.sig;
     patches[to - 1].text = b.head + [...b.sections, moved].sort().join("") + b.sig;
   }
-  if (fx.dropHunk) {
-    const { patch, file, containing } = fx.dropHunk;
+  for (const { patch, file, containing } of many(fx.dropHunk)) {
     const p = split(patches[patch - 1].text);
     p.sections = p.sections.map((s) => {
       if (!s.startsWith(`diff --git a/${file} `)) return s;
@@ -103,11 +142,12 @@ function buildSeries(fx: SeriesFixture): string[] {
     });
     patches[patch - 1].text = p.head + p.sections.join("") + p.sig;
   }
-  if (fx.replace) {
-    const p = patches[fx.replace.patch - 1];
-    expect(p.text).toContain(fx.replace.text);
-    p.text = p.text.replace(fx.replace.text, fx.replace.with);
+  for (const r of many(fx.replace)) {
+    const p = patches[r.patch - 1];
+    expect(p.text).toContain(r.text);
+    p.text = p.text.replace(r.text, r.with);
   }
+  if (fx.only) patches = fx.only.map((n) => patches[n - 1]);
   patches = patches.map((p) => ({ ...p }));
   return patches.map((p) => {
     const f = join(dir, p.name);
@@ -132,15 +172,15 @@ for (const category of ["pass", "fail", "bad"]) {
         const fx: SeriesFixture = JSON.parse(readFileSync(join(FIX, category, name), "utf8"));
         const files = buildSeries(fx);
         const e = fx.expect;
-        const r = kspec([
+        const args = [
           "verify-patch",
           "--kernel",
           treeDir(fx.tree),
           "--policy",
           fx.policy,
-          "--json",
-          ...files,
-        ]);
+          ...(fx.args ?? []),
+        ];
+        const r = kspec([...args, "--json", ...files]);
         expect(r.code, r.stderr).toBe(e.exit);
         if (e.error) {
           expect(r.stderr.trim().split("\n")).toHaveLength(1);
@@ -166,7 +206,11 @@ for (const category of ["pass", "fail", "bad"]) {
           expect(pr.file).toBe(e.problem.file);
           expect(pr.line).toBe(lineAfter(files, e.problem.patch, e.problem.file, e.problem.lineOf));
         }
-        if (e.incomplete) expect(j.incomplete.map((f: any) => f.id)).toEqual(e.incomplete);
+        if (e.findings) expect(j.findings.map((f: any) => [f.id, f.severity])).toEqual(e.findings);
+        if (e.warnings)
+          expect(j.patches.flatMap((p: any) => p.warnings.map((w: any) => [p.index, w.id]))).toEqual(
+            e.warnings,
+          );
         if (e.counterexampleLineOf) {
           const line = lineAfter(files, files.length, "arch/x86/kvm/vmx/vmx.c", e.counterexampleLineOf);
           expect(j.final.counterexamples.length).toBeGreaterThan(0);
@@ -176,11 +220,17 @@ for (const category of ["pass", "fail", "bad"]) {
           }
         }
         // The human report names the same patches.
-        const h = kspec(["verify-patch", "--kernel", treeDir(fx.tree), "--policy", fx.policy, ...files]);
+        const h = kspec([...args, ...files]);
         expect(h.code).toBe(e.exit);
         if (e.notBisectable?.length)
           expect(h.stdout).toContain(`not bisectable: patch ${e.notBisectable.join(", ")}`);
         else expect(h.stdout).toContain("every step consistent");
+        for (const [id, sev] of e.findings ?? [])
+          expect(h.stdout).toMatch(new RegExp(`^  ${sev}: .*\\[${id}\\]$`, "m"));
+        if (e.strictExit !== undefined) {
+          const strict = kspec([...args, "--strict", ...files]);
+          expect(strict.code).toBe(e.strictExit);
+        }
       });
     }
   });
@@ -210,7 +260,7 @@ describe("verify-patch inputs", () => {
         { input: mbox },
       );
       expect(s.code, s.stderr).toBe(0);
-      expect(s.json.patches).toHaveLength(4);
+      expect(s.json.patches).toHaveLength(5);
     }
   });
 
@@ -253,7 +303,7 @@ describe("verify-patch inputs", () => {
     [
       "a hunk that does not apply",
       good.replace(" \tif (is_mmio)\n", " \tif (is_mmio && true)\n"),
-      /\[PATCH 3\/4\]: hunk #1 of arch\/x86\/kvm\/vmx\/vmx\.c \(at line \d+\) does not apply/,
+      /\[PATCH 3\/5\]: hunk #1 of arch\/x86\/kvm\/vmx\/vmx\.c \(at line \d+\) does not apply/,
     ],
     ["an empty file", "", /empty/],
     ["a file that is not a patch", "Just some notes about EPT memory types.\n", /not a patch/],
@@ -274,7 +324,10 @@ describe("verify-patch inputs", () => {
 
   it("refuses an mbox that mixes two series", () => {
     const a = readFileSync(
-      join(REPO, "out/linux-6.12/non-coherent-dma/0001-KVM-Add-KVM-MEM-NON-COHERENT-DMA-memslot-flag.patch"),
+      join(
+        REPO,
+        "out/linux-6.12/non-coherent-dma/0001-KVM-Add-the-KVM-MEM-NON-COHERENT-DMA-memslot-flag.patch",
+      ),
       "utf8",
     );
     const b = readFileSync(
@@ -285,7 +338,7 @@ describe("verify-patch inputs", () => {
     writeFileSync(f, a + b);
     const r = kspec(["verify-patch", "--kernel", treeDir("6.12"), "--policy", "non-coherent-dma", f]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^kspec: mixed series: .*\[PATCH 2\/5\].*\[PATCH 1\/4\]/);
+    expect(r.stderr).toMatch(/^kspec: mixed series: .*\[PATCH 2\/6\].*\[PATCH 1\/5\]/);
   });
 
   it("never writes into the tree", () => {

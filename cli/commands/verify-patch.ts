@@ -5,22 +5,37 @@ import { readStdin } from "../../spec/files.js";
 import { cubeToJson, formatCube } from "../../spec/cubes.js";
 import { describeMask } from "../../spec/memtypes.js";
 import { MAX_INPUT_BYTES } from "../../kernel/patchset.js";
+import { problemText } from "../../kernel/problems.js";
 import { verifyPatchInputs, type StepReport, type VerifyReport } from "../../checker/verify.js";
-import type { Finding } from "../../checker/plumbing.js";
+import type { Finding, Severity } from "../../checker/plumbing.js";
 import { str, type Command } from "../command.js";
 import { json } from "../io.js";
 import { kernelTree } from "../kernel.js";
-import { problemText } from "../../kernel/problems.js";
 import { verdictJson, verdictText } from "../verdict-view.js";
 import { sarifLog, verdictResults, type SarifResult } from "../sarif.js";
 
-function exitOf(r: VerifyReport): number {
-  if (r.final.verdict === "unverifiable" || r.steps.some((s) => !s.extractable)) return 2;
-  return r.final.verdict === "differs" || !r.bisectable || r.incomplete.length ? 1 : 0;
+/** Every finding of the run with its severity: the steps' contradictions and warnings, and the end's. */
+function allFindings(r: VerifyReport): Finding[] {
+  return [...r.steps.flatMap((s) => [...s.plumbing.problems, ...s.warnings]), ...r.findings];
 }
 
-function at(f: Finding): string {
+function count(r: VerifyReport, sev: Severity): number {
+  return allFindings(r).filter((f) => f.severity === sev).length;
+}
+
+/** 0: equal and no error; 1: differs, or an error (a warning too with --strict); 2: unverifiable. */
+function exitOf(r: VerifyReport, strict: boolean): number {
+  if (r.final.verdict === "unverifiable" || r.steps.some((s) => !s.extractable)) return 2;
+  if (r.final.verdict === "differs" || count(r, "error")) return 1;
+  return strict && count(r, "warning") ? 1 : 0;
+}
+
+function at(f: { file?: string; line?: number }): string {
   return f.file ? `${f.file}${f.line ? `:${f.line}` : ""}: ` : "";
+}
+
+function findingText(f: Finding): string {
+  return `${f.severity}: ${at(f)}${f.message} [${f.id}]`;
 }
 
 function stepText(s: StepReport, n: number): string {
@@ -28,6 +43,10 @@ function stepText(s: StepReport, n: number): string {
     `[${s.index}/${n}] ${s.patch.subject}  (${s.patch.source})`,
     `  files: ${s.changed.join(", ")}`,
   ];
+  for (const h of s.hunks)
+    out.push(
+      `  hunk #${h.hunk} of ${h.file} applied ${h.offset ? `at offset ${h.offset > 0 ? "+" : ""}${h.offset} line${Math.abs(h.offset) === 1 ? "" : "s"}` : ""}${h.offset && h.fuzz ? ", " : ""}${h.fuzz ? `with fuzz ${h.fuzz}` : ""}`,
+    );
   const m = s.meaning;
   if (m.kind === "unchanged") out.push(`  ${m.b.fn.name}(): meaning unchanged`);
   else if (m.kind === "unverifiable") {
@@ -48,11 +67,12 @@ function stepText(s: StepReport, n: number): string {
     const pending = f.pending.map((d) => d.id).join(", ");
     out.push(`  plumbing of ${f.macro}: ${done || "nothing yet"}${pending ? `; not yet: ${pending}` : ""}`);
   }
+  for (const w of s.warnings) out.push(`  ${findingText(w)}`);
   if (!s.extractable) out.push("  NOT CHECKED: vmx_get_mt_mask() cannot be extracted after this patch");
   if (s.bisectable && s.extractable) out.push("  consistent");
   else if (!s.bisectable) {
     out.push("  NOT BISECTABLE after this patch:");
-    for (const p of s.plumbing.problems) out.push(`    ${at(p)}${p.message}`);
+    for (const p of s.plumbing.problems) out.push(`    ${findingText(p)}`);
   }
   return out.join("\n") + "\n";
 }
@@ -61,12 +81,15 @@ function reportJson(r: VerifyReport) {
   return {
     verdict: r.final.verdict,
     bisectable: r.bisectable,
-    complete: r.incomplete.length === 0,
+    complete: !r.findings.some((f) => f.severity !== "note"),
+    counts: { error: count(r, "error"), warning: count(r, "warning"), note: count(r, "note") },
     patches: r.steps.map((s) => ({
       index: s.index,
       source: s.patch.source,
       subject: s.patch.subject,
+      version: s.patch.version,
       files: s.changed,
+      hunks: s.hunks,
       meaning: {
         kind: s.meaning.kind,
         changes:
@@ -84,27 +107,27 @@ function reportJson(r: VerifyReport) {
         capabilities: s.plumbing.capabilities,
         problems: s.plumbing.problems,
       },
+      warnings: s.warnings,
       bisectable: s.bisectable,
       extractable: s.extractable,
     })),
-    incomplete: r.incomplete,
+    findings: r.findings,
     final: verdictJson(r.final, r.policy),
   };
 }
 
 function sarifResults(r: VerifyReport): SarifResult[] {
   const out: SarifResult[] = [];
+  const located = (f: { file?: string; line?: number }) =>
+    f.file ? { file: f.file, line: f.line, base: "KERNEL" as const } : {};
   for (const s of r.steps) {
-    for (const p of s.plumbing.problems) {
+    for (const p of [...s.plumbing.problems, ...s.warnings])
       out.push({
-        ruleId: "kspec/not-bisectable",
-        level: "error",
+        ruleId: `kspec/${p.id}`,
+        level: p.severity,
         message: `after patch ${s.index} (${s.patch.subject}): ${p.message}`,
-        file: p.file,
-        line: p.line,
-        base: "KERNEL",
+        ...located(p),
       });
-    }
     for (const g of s.meaning.kind === "unverifiable" ? [] : s.meaning.groups) {
       for (const c of g.when) {
         out.push({
@@ -117,8 +140,6 @@ function sarifResults(r: VerifyReport): SarifResult[] {
         });
       }
     }
-  }
-  for (const s of r.steps)
     for (const p of s.meaning.kind === "unverifiable" ? s.meaning.problems : [])
       out.push({
         ruleId: "kspec/unverifiable",
@@ -126,40 +147,52 @@ function sarifResults(r: VerifyReport): SarifResult[] {
         message: `after patch ${s.index} (${s.patch.subject}): ${problemText(p)}`,
         ...(p.file ? { file: p.file, line: p.line, base: "KERNEL" as const } : {}),
       });
-  for (const f of r.incomplete)
-    out.push({
-      ruleId: "kspec/plumbing",
-      level: "error",
-      message: f.message,
-      file: f.file,
-      line: f.line,
-      base: "KERNEL",
-    });
+  }
+  for (const f of r.findings)
+    out.push({ ruleId: `kspec/${f.id}`, level: f.severity, message: f.message, ...located(f) });
   out.push(...verdictResults(r.final, r.policy));
   return out;
+}
+
+function number(values: Record<string, unknown>, name: string): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || !/^\d+$/.test(v))
+    throw new InputError(`--${name} takes a whole number, not '${String(v)}'`);
+  return Number(v);
 }
 
 export const verifyPatch: Command = {
   name: "verify-patch",
   summary: "apply a patch series in memory and check every step and the end state against a policy",
-  usage: "kspec verify-patch --kernel DIR --policy P [--flag F] [--json|--sarif] PATCH...",
-  details: `PATCH: a git format-patch file, an mbox holding a series (the cover letter is skipped), or - for standard input.
+  usage:
+    "kspec verify-patch --kernel DIR --policy P [--flag F] [--strict] [--fuzz N] [--series-version N] [--json|--sarif] PATCH...",
+  details: `PATCH: a git format-patch file or git format-patch --stdout, an mbox (b4's too; cover letters and replies are
+skipped), a mail as a mail client or list archive saves it (.eml, maildir file; any headers, quoted-printable or
+base64, CRLF), a plain diff -u or quilt patch, or - for standard input.
 Patches are applied in order (numbered [PATCH n/m] patches in their numbered order) to an in-memory copy of the
-tree, as strictly as git apply: context must match. Binary patches, renames, copies, mode changes, symlinks
-and submodules are not supported; nor is a path through a symlink that leaves the tree. Inputs larger than ${MAX_INPUT_BYTES >> 20} MiB are refused.
+tree as git am applies them: context must match; a hunk may apply at an offset (reported); --fuzz N lets a hunk
+ignore up to N context lines at each end (a warning). Binary patches, renames, copies, mode changes, symlinks
+and submodules are not supported; nor is a path through a symlink that leaves the tree. Inputs larger than
+${MAX_INPUT_BYTES >> 20} MiB are refused. An input holding several versions of a series (v1 and v2) is refused
+unless --series-version N picks one; a numbered series with a hole ([PATCH 2/4] missing) is refused.
 After each patch: the files it changes, whether vmx_get_mt_mask() changed meaning (rows before -> after), and the
 memslot-flag plumbing (flag bit free, accepted by check_memory_region_flags(), capability unique and reported,
-kvm_slot_*() helper, api.rst, get_mt_mask signatures agreeing); a contradiction makes the series not bisectable.
-At the end: check against P (a bare proposal applies to the tree's own function), and the plumbing complete.
+kvm_slot_*() helper, api.rst, selftest, something that acts on the flag, get_mt_mask signatures agreeing).
+At the end: check against P (a bare proposal applies to the tree's own function), and findings with a severity:
+error (breaks the build, bisectability or the uAPI: signatures disagree, a bit reused, a flag accepted that
+nothing honors, a capability reported without its flag), warning (what a reviewer asks for: api.rst, a selftest,
+the flag accepted before the patch that makes it take effect), note (style: no kvm_slot_*() helper).
 --flag F: the flag spec whose KVM_MEM_* bit is slotFlag (default: the built-in flags and any new KVM_MEM_* flag).
-A numbered series with a hole ([PATCH 2/4] missing between 1/4 and 3/4) is refused. A step after which the
-function cannot be extracted is reported as not checked.
-Exit: 0 equal, bisectable and complete; 1 differs, not bisectable or incomplete; 2 unverifiable (at the end or
-after any step) or bad input.`,
+Exit: 0 equal and no error (warnings are printed); 1 differs or an error, or a warning with --strict;
+2 unverifiable (at the end or after any step) or bad input.`,
   options: {
     kernel: { type: "string" },
     policy: { type: "string" },
     flag: { type: "string" },
+    strict: { type: "boolean" },
+    fuzz: { type: "string" },
+    "series-version": { type: "string" },
     json: { type: "boolean" },
     sarif: { type: "boolean" },
   },
@@ -172,33 +205,40 @@ after any step) or bad input.`,
         "verify-patch needs at least one PATCH (a file, an mbox, or - for standard input)",
       );
     if (values.json && values.sarif) throw new InputError("--json and --sarif exclude each other");
+    const fuzz = number(values, "fuzz");
+    const seriesVersion = number(values, "series-version");
+    const strict = !!values.strict;
     const tree = kernelTree(values);
     const r = await verifyPatchInputs(tree, positionals, () => readStdin(MAX_INPUT_BYTES), {
       policy: expr,
       flag: str(values, "flag"),
+      fuzz,
+      seriesVersion,
     });
     const policy = r.policy;
-    const patches = r.steps.map((s) => s.patch);
     if (values.json) io.out(json(reportJson(r)));
     else if (values.sarif)
       io.out(json(sarifLog([{ kernel: str(values, "kernel"), results: sarifResults(r) }])));
     else {
-      io.out(
-        `verify-patch: ${patches.length} patch${patches.length === 1 ? "" : "es"} on ${tree.root}, policy ${policy.name}\n\n`,
-      );
-      for (const s of r.steps) io.out(stepText(s, r.steps.length) + "\n");
+      const n = r.steps.length;
+      io.out(`verify-patch: ${n} patch${n === 1 ? "" : "es"} on ${tree.root}, policy ${policy.name}\n\n`);
+      for (const s of r.steps) io.out(stepText(s, n) + "\n");
       io.out(`end state: ${verdictText(r.final, policy)}`);
-      io.out(
-        r.incomplete.length
-          ? `plumbing incomplete at the end of the series:\n${r.incomplete.map((f) => `  ${at(f)}${f.message}\n`).join("")}`
-          : "plumbing complete\n",
-      );
+      if (r.findings.length) {
+        io.out("findings at the end of the series:\n");
+        for (const f of r.findings) io.out(`  ${findingText(f)}\n`);
+      } else io.out("plumbing complete\n");
       const bad = r.steps.filter((s) => !s.bisectable).map((s) => s.index);
       const unchecked = r.steps.filter((s) => !s.extractable).map((s) => s.index);
       if (bad.length) io.out(`not bisectable: patch ${bad.join(", ")}\n`);
       if (unchecked.length) io.out(`not checked (function not extractable): patch ${unchecked.join(", ")}\n`);
       if (!bad.length && !unchecked.length) io.out("every step consistent\n");
+      const [e, w, nt] = (["error", "warning", "note"] as const).map((sev) => count(r, sev));
+      if (e || w || nt)
+        io.out(
+          `${e} error${e === 1 ? "" : "s"}, ${w} warning${w === 1 ? "" : "s"}, ${nt} note${nt === 1 ? "" : "s"}${w && !strict ? " (--strict makes warnings fail)" : ""}\n`,
+        );
     }
-    return exitOf(r);
+    return exitOf(r, strict);
   },
 };
