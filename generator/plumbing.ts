@@ -48,24 +48,37 @@ function afterDefine(text: string, d: UapiDefine): number {
   return at;
 }
 
-export function uapiEdit(tree: KernelTree, flag: Flag): Edit {
-  const { text: original, mems, caps } = uapiDefines(tree);
-  let text = original;
-  const { bit, cap } = numbering(tree);
+/** The new flag's define, after the highest flag bit of whatever #if branch. */
+export function uapiFlagEdit(tree: KernelTree, flag: Flag): Edit {
+  const { text, mems } = uapiDefines(tree);
   if (mems.some((d) => d.name === flag.macro))
     throw new InputError(`${SITES.uapi} already defines ${flag.macro}`);
-  // After the highest flag bit and the highest capability number, of whatever branch.
-  const top = (ds: UapiDefine[]) =>
-    ds.filter((d) => d.value !== undefined).reduce((a, b) => (b.value! >= a.value! ? b : a));
-  const edits = [
-    { at: afterDefine(text, top(mems)), text: render("uapi-flag.h", { macro: flag.macro, bit }) },
-    {
-      at: afterDefine(text, top(caps)),
-      text: render("uapi-cap.h", { capability: flag.capability, number: cap }),
-    },
-  ].sort((a, b) => b.at - a.at); // the later position first, so that the earlier index stays valid
-  for (const e of edits) text = insertAt(text, e.at, e.text);
-  return [SITES.uapi, text];
+  const { bit } = numbering(tree);
+  return [
+    SITES.uapi,
+    insertAt(text, afterDefine(text, top(mems)), render("uapi-flag.h", { macro: flag.macro, bit })),
+  ];
+}
+
+/** The capability's define, after the highest capability number of whatever #if branch. */
+export function uapiCapEdit(tree: KernelTree, flag: Flag): Edit {
+  const { text, caps } = uapiDefines(tree);
+  if (caps.some((d) => d.name === flag.capability))
+    throw new InputError(`${SITES.uapi} already defines ${flag.capability}`);
+  const { cap } = numbering(tree);
+  return [
+    SITES.uapi,
+    insertAt(
+      text,
+      afterDefine(text, top(caps)),
+      render("uapi-cap.h", { capability: flag.capability, number: cap }),
+    ),
+  ];
+}
+
+/** The define with the highest value. */
+function top(ds: UapiDefine[]): UapiDefine {
+  return ds.filter((d) => d.value !== undefined).reduce((a, b) => (b.value! >= a.value! ? b : a));
 }
 
 function archTest(flag: Flag): string[] {

@@ -29,12 +29,13 @@ import {
   selftestEdit,
   signatureEdits,
   slotHelperEdit,
-  uapiEdit,
+  uapiCapEdit,
+  uapiFlagEdit,
   type NewParams,
 } from "./plumbing.js";
 import { render } from "./render.js";
 import { SeriesState, type Step } from "./steps.js";
-import { changeTable } from "./tables.js";
+import { changeTable, hazardItems } from "./tables.js";
 import { insertedBlock, vmxEdit } from "./vmx-edit.js";
 
 export interface Series {
@@ -144,7 +145,7 @@ export async function planSeries(tree: KernelTree, o: PlanOptions): Promise<Seri
         policy: policy.name,
         source: policy.source,
         table,
-        hazards: s.hazards.length ? hazardText(s.hazards).trimEnd() : "",
+        hazards: hazardItems(policy, s.hazards),
       }),
     );
     const files = formatSeries({
@@ -163,25 +164,24 @@ export async function planSeries(tree: KernelTree, o: PlanOptions): Promise<Seri
   const add: NewParams = { slot: "slot", ...(flag.hostMemtype ? { pfn: "pfn" } : {}) };
   const fnFile = locateFunction(tree, DEFAULT_FUNCTION).info.file;
 
+  const view = {
+    macro: flag.macro,
+    bit,
+    capability: flag.capability,
+    cap,
+    arches: flag.arches.join(", "),
+    incompatible: incompatible.join(" or "),
+    mutable: flag.mutable,
+    helper: flag.helper,
+    why: flag.why,
+  };
+  // The flag exists first, takes effect next, and is accepted (with its capability and documentation) last: no
+  // kernel of the series accepts a flag it ignores.
   st.step(
-    render("commit-flag.txt", {
-      macro: flag.macro,
-      bit,
-      capability: flag.capability,
-      cap,
-      arches: flag.arches.join(", "),
-      incompatible: incompatible.join(" or "),
-      mutable: flag.mutable,
-      helper: flag.helper,
-      why: flag.why,
-    }),
+    render("commit-flag-define.txt", view),
     st.edits(
-      (t) => uapiEdit(t, flag),
-      (t) => checkFlagsEdit(t, flag, incompatible),
-      ...(flag.mutable ? [] : [(t: KernelTree) => immutableEdit(t, flag)]),
-      (t) => capabilityEdit(t, flag),
+      (t) => uapiFlagEdit(t, flag),
       (t) => slotHelperEdit(t, flag),
-      (t) => apiEdit(t, flag, bit),
     ),
     base,
     "the flag patch",
@@ -215,6 +215,20 @@ export async function planSeries(tree: KernelTree, o: PlanOptions): Promise<Seri
       if (flag.hostMemtype) st.apply([includeEdit(st.tree, fnFile, patHelperHeader(st.tree))]);
     },
   );
+  const vmxPatch = st.steps.length;
+  st.step(
+    render("commit-flag-enable.txt", view),
+    st.edits(
+      (t) => uapiCapEdit(t, flag),
+      (t) => checkFlagsEdit(t, flag, incompatible),
+      ...(flag.mutable ? [] : [(t: KernelTree) => immutableEdit(t, flag)]),
+      (t) => capabilityEdit(t, flag),
+      (t) => apiEdit(t, flag, bit),
+    ),
+    policy,
+    "the patch that accepts the flag",
+  );
+  const enablePatch = st.steps.length;
   const supported = (tree.read(SITES.selftest) ?? "").includes(SITE_FUNCTIONS.invalidFlagsTest);
   st.step(
     render("commit-selftest.txt", {
@@ -247,8 +261,9 @@ export async function planSeries(tree: KernelTree, o: PlanOptions): Promise<Seri
     policy: policy.name,
     base: base.name,
     table,
-    plumbingLast: steps.length - 2,
-    vmxPatch: steps.length - 1,
+    beforeVmx: vmxPatch - 1,
+    vmxPatch,
+    enablePatch,
     combinations: last.combinations,
     inputs: last.inputs.join(", "),
     bit,

@@ -4,7 +4,7 @@
 import { cubeOf, formatCube, mergeCubes } from "../spec/cubes.js";
 import type { Env } from "../spec/evaluate.js";
 import { comparePolicies, table } from "../spec/explain.js";
-import { effectiveRow } from "../spec/hazards.js";
+import { effectiveRow, type HazardFinding } from "../spec/hazards.js";
 import type { Policy } from "../spec/ir.js";
 import { describeMask, PAT_TYPES } from "../spec/memtypes.js";
 import { wrapText } from "./cstyle.js";
@@ -47,5 +47,15 @@ export function changeTable(p: Policy, q: Policy, indent = "  "): string {
     ...block(`${indent.slice(2)}after:`, side("a")),
     "",
     ...block(`${indent.slice(2)}before:`, side("b")),
+  ].join("\n");
+}
+
+/** Hazards as commit-message list items ("  - #2 wb-ram-aliased: ... (when ...)"), wrapped by formatMessage. */
+export function hazardItems(policy: Policy, hazards: readonly HazardFinding[]): string {
+  if (!hazards.length) return "";
+  return [
+    `Hazards kspec finds in ${policy.name}:`,
+    "",
+    ...hazards.map((h) => `  - #${h.domain} ${h.id}: ${h.title}, when ${h.rows.map(formatCube).join("; or when ")}.`),
   ].join("\n");
 }
