@@ -1,11 +1,13 @@
 // Tests of the model stage: every broken policy fixture gives exactly its expected errors at the right places,
 // and every passing fixture validates. Fixtures are discovered by folder: test/fixtures/spec/{pass,fail}.
 
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SpecError } from "../spec/errors.js";
 import { resolvePolicy } from "../spec/resolve.js";
+import { loadSpecFile } from "../spec/load.js";
 
 const DIR = join(import.meta.dirname, "fixtures", "spec");
 
@@ -61,6 +63,37 @@ describe("passing policy fixtures", () => {
       const { compose } = header(file);
       const p = await resolvePolicy(expr(file, compose));
       expect(p.rules.length).toBeGreaterThan(0);
+    });
+  }
+});
+
+describe("spec problems made at test time (test/fixtures/spec/generated.json)", () => {
+  const { cases } = JSON.parse(readFileSync(join(DIR, "generated.json"), "utf8")) as {
+    cases: { kind: string; make: string; message: string }[];
+  };
+  const makers: Record<string, () => string> = {
+    "too-large": () => {
+      const f = join(mkdtempSync(join(tmpdir(), "kspec-spec-")), "huge.ts");
+      writeFileSync(f, `// ${"x".repeat(1 << 20)}\n`);
+      return f;
+    },
+    unreadable: () => {
+      const d = join(mkdtempSync(join(tmpdir(), "kspec-spec-")), "a-directory.ts");
+      mkdirSync(d);
+      return d;
+    },
+  };
+  for (const c of cases) {
+    it(`${c.kind}: ${c.make}`, async () => {
+      const file = makers[c.kind]();
+      const err = await loadSpecFile(file).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(SpecError);
+      const p = (err as SpecError).problems[0];
+      expect(p.kind).toBe(c.kind);
+      expect(p.message).toContain(c.message);
     });
   }
 });
