@@ -1,5 +1,5 @@
-// Build stage: reads every built-in policy, proposal and flag spec once with ts-morph and stores what was read
-// (keyed by the file's SHA-256) in dist/spec-cache.json, so that commands need not load ts-morph for them.
+// Build stage: reads every built-in policy, proposal and flag spec once and stores what was read (keyed by the
+// file's SHA-256) in dist/spec-cache.json, so that commands need not parse them again.
 
 import { readFileSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";

@@ -1,5 +1,5 @@
 // Author stage: the authoring types of policy and proposal files. kspec reads these files statically with
-// ts-morph (they are data, never executed); the define*() helpers exist so that an editor type-checks them.
+// @babel/parser (they are data, never executed); the define*() helpers exist so that an editor type-checks them.
 
 import type { EptType, PatType } from "./memtypes.js";
 

@@ -16,5 +16,5 @@ export const ROOT = (() => {
 
 export const POLICY_DIR = join(ROOT, "spec", "policies");
 export const FLAG_DIR = join(ROOT, "spec", "flags");
-/** Built-in spec files read once at build time (ts-morph costs ~0.4 s to load; most runs need no other file). */
+/** Built-in spec files read once at build time (so that most runs load no TypeScript parser at all). */
 export const SPEC_CACHE = join(ROOT, "dist", "spec-cache.json");

@@ -1,4 +1,4 @@
-// Write stage: a policy IR written back as a policy file — built with ts-morph, formatted with prettier, one
+// Write stage: a policy IR written back as a policy file — built as text, laid out by prettier, one
 // comment per rule saying where in the C it came from. The inverse of load.ts + validate.ts.
 
 import { dirname, relative } from "node:path";
@@ -30,53 +30,34 @@ function whenLiteral(r: Rule): Record<string, unknown> {
   );
 }
 
-/** The TypeScript text of a policy file (not yet formatted). */
-async function build(p: Policy, o: WriteOptions): Promise<string> {
-  const { Project } = await import("ts-morph");
-  const project = new Project({ useInMemoryFileSystem: true });
-  const sf = project.createSourceFile("/policy.ts", "");
+/** The TypeScript text of a policy file (not yet formatted: prettier lays it out). */
+function build(p: Policy, o: WriteOptions): string {
   let spec = relative(dirname(o.file), o.dsl).replace(/\\/g, "/").replace(/\.ts$/, ".js");
   if (!spec.startsWith(".")) spec = `./${spec}`;
-  sf.addImportDeclaration({ namedImports: ["definePolicy"], moduleSpecifier: spec });
-  sf.insertStatements(0, o.header.map((l) => `// ${l}`).join("\n"));
   const json = (v: unknown) => JSON.stringify(v);
-  sf.addExportAssignment({
-    isExportEquals: false,
-    expression: (w) => {
-      w.write("definePolicy(").inlineBlock(() => {
-        w.writeLine(`name: ${json(p.name)},`);
-        w.writeLine(`source: ${json(p.source)},`);
-        if (p.summary) w.writeLine(`summary: ${json(p.summary)},`);
-        w.write("rules: [").newLine();
-        w.indent(() => {
-          for (const r of p.rules) {
-            const note = o.provenance(r);
-            if (note) w.writeLine(`// ${note}`);
-            w.write("{").newLine();
-            w.indent(() => {
-              w.writeLine(`name: ${json(r.name)},`);
-              w.writeLine(`when: ${json(whenLiteral(r))},`);
-              w.writeLine(`then: { type: ${json(typeLiteral(r.then))}, ipat: ${r.then.ipat} },`);
-              if (r.overrides === "*" || r.overrides.length) w.writeLine(`overrides: ${json(r.overrides)},`);
-              if (r.why) w.writeLine(`why: ${json(r.why)},`);
-            });
-            w.writeLine("},");
-          }
-        });
-        w.writeLine("],");
-        const note = o.provenance("default");
-        if (note) w.writeLine(`// ${note}`);
-        w.writeLine(
-          `default: { type: ${json(typeLiteral(p.default))}, ipat: ${p.default.ipat}${p.default.why ? `, why: ${json(p.default.why)}` : ""} },`,
-        );
-      });
-      w.write(")");
-    },
-  });
-  return sf.getFullText();
+  const lines: string[] = [...o.header.map((l) => `// ${l}`)];
+  lines.push(`import { definePolicy } from ${json(spec)};`, "", "export default definePolicy({");
+  lines.push(`name: ${json(p.name)},`, `source: ${json(p.source)},`);
+  if (p.summary) lines.push(`summary: ${json(p.summary)},`);
+  lines.push("rules: [");
+  for (const r of p.rules) {
+    const note = o.provenance(r);
+    if (note) lines.push(`// ${note}`);
+    lines.push("{", `name: ${json(r.name)},`, `when: ${json(whenLiteral(r))},`);
+    lines.push(`then: { type: ${json(typeLiteral(r.then))}, ipat: ${r.then.ipat} },`);
+    if (r.overrides === "*" || r.overrides.length) lines.push(`overrides: ${json(r.overrides)},`);
+    if (r.why) lines.push(`why: ${json(r.why)},`);
+    lines.push("},");
+  }
+  lines.push("],");
+  const note = o.provenance("default");
+  if (note) lines.push(`// ${note}`);
+  const why = p.default.why ? `, why: ${json(p.default.why)}` : "";
+  lines.push(`default: { type: ${json(typeLiteral(p.default))}, ipat: ${p.default.ipat}${why} },`, "});");
+  return lines.join("\n") + "\n";
 }
 
 export async function policyFileText(p: Policy, o: WriteOptions): Promise<string> {
   const prettier = await import("prettier");
-  return prettier.format(await build(p, o), { parser: "typescript", printWidth: 110, trailingComma: "all" });
+  return prettier.format(build(p, o), { parser: "typescript", printWidth: 110, trailingComma: "all" });
 }
