@@ -225,7 +225,7 @@ function honoredAt(
     const text = tree.read(file);
     if (!text || ![...names].some((n) => text.includes(n))) continue;
     const root = parseC(text).rootNode;
-    for (const id of descendants(root, (n) => n.type === "identifier" && names.has(n.text))) {
+    for (const id of descendants(root, "identifier", (n) => names.has(n.text))) {
       let n: SyntaxNode | null = id;
       let plumbing = false;
       for (; n; n = n.parent) {
@@ -378,7 +378,7 @@ export function plumbing(tree: KernelTree, base: KernelTree, o: PlumbingOptions 
     const old = base.read(file) ?? "";
     const pp = new Preprocessor(tree, file);
     const root = parseC(text).rootNode;
-    for (const c of descendants(root, (n) => n.type === "call_expression")) {
+    for (const c of descendants(root, "call_expression")) {
       const fn = c.childForFieldName("function")!.text;
       if (SLOT_HELPER.test(fn) && !new RegExp(`\\b${fn}\\b`).test(old) && !visibleName(tree, pp, fn))
         problems.push(
@@ -386,7 +386,7 @@ export function plumbing(tree: KernelTree, base: KernelTree, o: PlumbingOptions 
         );
     }
     const names = new RegExp(`^(${FLAG_PREFIX}|${CAP_PREFIX})`);
-    for (const id of descendants(root, (n) => n.type === "identifier" && names.test(n.text))) {
+    for (const id of descendants(root, "identifier", (n) => names.test(n.text))) {
       if (!new RegExp(`\\b${id.text}\\b`).test(old) && pp.lookup(id.text).length === 0)
         problems.push(
           finding("undefined-constant", `${id.text} is used but not defined`, { file, line: lineOf(id) }),

@@ -5,37 +5,38 @@ import { parseArgs } from "node:util";
 import { InputError, SpecError, formatProblem } from "../spec/errors.js";
 import type { Command } from "./command.js";
 import { processIo, type Io } from "./io.js";
-import { list } from "./commands/list.js";
-import { evalCmd } from "./commands/eval.js";
-import { explain } from "./commands/explain.js";
-import { extractCmd } from "./commands/extract.js";
-import { check } from "./commands/check.js";
-import { gen } from "./commands/gen.js";
-import { verifyPatch } from "./commands/verify-patch.js";
-import { importCmd } from "./commands/import.js";
-import { diffCmd } from "./commands/diff.js";
-import { sync } from "./commands/sync.js";
 
-export const COMMANDS: readonly Command[] = [
-  list,
-  evalCmd,
-  explain,
-  extractCmd,
-  check,
-  gen,
-  verifyPatch,
-  importCmd,
-  diffCmd,
-  sync,
-];
+/**
+ * The commands, each loaded when it runs: a command pays only for the modules it needs (check never loads the
+ * generator's templates, the patch reader or the TypeScript parser).
+ */
+const LOADERS: Readonly<Record<string, () => Promise<Command>>> = {
+  list: async () => (await import("./commands/list.js")).list,
+  eval: async () => (await import("./commands/eval.js")).evalCmd,
+  explain: async () => (await import("./commands/explain.js")).explain,
+  extract: async () => (await import("./commands/extract.js")).extractCmd,
+  check: async () => (await import("./commands/check.js")).check,
+  gen: async () => (await import("./commands/gen.js")).gen,
+  "verify-patch": async () => (await import("./commands/verify-patch.js")).verifyPatch,
+  import: async () => (await import("./commands/import.js")).importCmd,
+  diff: async () => (await import("./commands/diff.js")).diffCmd,
+  sync: async () => (await import("./commands/sync.js")).sync,
+};
 
-function usage(): string {
-  const w = Math.max(...COMMANDS.map((c) => c.name.length));
+export const COMMAND_NAMES: readonly string[] = Object.keys(LOADERS);
+
+/** Every command (for --help and documentation). */
+export async function commands(): Promise<Command[]> {
+  return Promise.all(COMMAND_NAMES.map((n) => LOADERS[n]()));
+}
+
+function usage(all: readonly Command[]): string {
+  const w = Math.max(...all.map((c) => c.name.length));
   return `kspec: KVM EPT memory-type policy as a TypeScript model, checked against kernel C
 
 usage: kspec <command> [options]   (kspec <command> --help for one command)
 
-${COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join("\n")}
+${all.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join("\n")}
 
 exit codes: 0 ok/equal, 1 differs, 2 unverifiable or bad input, 3 internal error
 `;
@@ -51,15 +52,15 @@ function help(c: Command): string {
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
-    const c = name === "help" && rest[0] ? COMMANDS.find((x) => x.name === rest[0]) : undefined;
-    io.out(c ? help(c) : usage());
+    const c = name === "help" && rest[0] && LOADERS[rest[0]] ? await LOADERS[rest[0]]() : undefined;
+    io.out(c ? help(c) : usage(await commands()));
     return 0;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
-    io.err(`kspec: unknown command '${name}' (commands: ${COMMANDS.map((c) => c.name).join(", ")})\n`);
+  if (!Object.hasOwn(LOADERS, name)) {
+    io.err(`kspec: unknown command '${name}' (commands: ${COMMAND_NAMES.join(", ")})\n`);
     return 2;
   }
+  const cmd = await LOADERS[name]();
   try {
     if (rest.includes("--help") || rest.includes("-h")) {
       io.out(help(cmd));

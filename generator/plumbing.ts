@@ -93,7 +93,7 @@ export function checkFlagsEdit(tree: KernelTree, flag: Flag, incompatible: reado
   const mem = parameters(node).params.find((p) => /kvm_userspace_memory_region/.test(p.type))?.name;
   if (!mem)
     throw new InputError(`${SITES.kvmMain}: ${SITE_FUNCTIONS.checkFlags}() has no memory region parameter`);
-  const final = descendants(node, (n) => n.type === "if_statement").find((n) =>
+  const final = descendants(node, "if_statement").find((n) =>
     /flags\s*&\s*~\s*valid_flags/.test(n.childForFieldName("condition")!.text),
   );
   if (!final)
@@ -149,8 +149,8 @@ export function immutableEdit(tree: KernelTree, flag: Flag): Edit {
 /** kvm_vm_ioctl_check_extension_generic(): report the capability on the flag's architectures. */
 export function capabilityEdit(tree: KernelTree, flag: Flag): Edit {
   const { text, node } = siteFunctionOrFail(tree, SITES.kvmMain, SITE_FUNCTIONS.capGeneric);
-  const sw = descendants(node, (n) => n.type === "switch_statement")[0];
-  const def = sw && descendants(sw, (n) => n.type === "case_statement" && n.text.startsWith("default"))[0];
+  const sw = descendants(node, "switch_statement")[0];
+  const def = sw && descendants(sw, "case_statement", (n) => n.text.startsWith("default"))[0];
   if (!def) throw new InputError(`${SITES.kvmMain}: ${SITE_FUNCTIONS.capGeneric}() has no 'default:' case`);
   const indent = indentAt(text, def.startIndex);
   const value = archTest(flag).join(" || ");

@@ -143,7 +143,7 @@ export function scanDirectives(text: string, file: string): Scan {
 interface QuickScan {
   includes: { path: string; quoted: boolean; index: number }[];
   /** Names of macros the file may #define (the careful scan decides). */
-  defines: string[];
+  defines: Set<string>;
 }
 
 const quickScans = new Map<string, QuickScan>();
@@ -165,14 +165,14 @@ const DIRECTIVE = /[ \t]*#[ \t]*(include|define)[ \t]*(?:<([^>\n]+)>|"([^"\n]+)"
 /** Every line that starts with `#include` or `#define`: found by looking at each '#' only. */
 export function quickScan(text: string): QuickScan {
   return cached(quickScans, text, () => {
-    const out: QuickScan = { includes: [], defines: [] };
+    const out: QuickScan = { includes: [], defines: new Set() };
     for (let i = text.indexOf("#"); i >= 0; i = text.indexOf("#", i + 1)) {
       const bol = text.lastIndexOf("\n", i - 1) + 1;
       DIRECTIVE.lastIndex = bol;
       const m = DIRECTIVE.exec(text);
       if (m) {
         if (m[1] === "define") {
-          if (m[4]) out.defines.push(m[4]);
+          if (m[4]) out.defines.add(m[4]);
         } else if (m[2] ?? m[3])
           out.includes.push({ path: (m[2] ?? m[3])!, quoted: m[3] !== undefined, index: i });
       }
@@ -187,7 +187,8 @@ export function quickScan(text: string): QuickScan {
 export class Preprocessor {
   private files?: string[];
   /** Macro name -> files with a #define of it (found by a fast pass; confirmed by the careful scan). */
-  private defineIndex = new Map<string, string[]>();
+  /** Per closure file, the names it may #define (from the fast scan, shared by every preprocessor). */
+  private defineSets: { file: string; names: Set<string> }[] = [];
 
   constructor(
     readonly tree: KernelTree,
@@ -197,8 +198,6 @@ export class Preprocessor {
   /** Includes that resolved to a path kspec refuses to read (a symlink out of the tree, an oversized file). */
   readonly blocked: (Blocked & { from: string; line: number })[] = [];
 
-  /** Resolutions of `#include <x>` (and of quoted includes per directory): most headers are included often. */
-  private readonly resolved = new Map<string, string | Blocked | null>();
 
   private resolveInclude(
     from: string,
@@ -207,19 +206,20 @@ export class Preprocessor {
   ): string | undefined {
     const dir = inc.quoted ? posix.dirname(from) : "";
     const key = `${dir}\0${inc.path}`;
-    let r = this.resolved.get(key);
+    // Resolutions of `#include <x>` (and of quoted includes per directory), kept with the tree state: most
+    // headers are included often, by every preprocessor of the same tree.
+    const resolved = this.tree.memo<Map<string, string | Blocked | null>>("includes", () => new Map());
+    let r = resolved.get(key);
     if (r === undefined) {
       r = null;
       // Most include paths have no . or .. segment: normalizing them would change nothing.
       const plain = !/(^|\/)\.\.?(\/|$)/.test(inc.path) && !inc.path.startsWith("/");
-      const join = (d: string) => (plain ? `${d}/${inc.path}` : posix.normalize(`${d}/${inc.path}`));
-      const candidates = function* () {
-        if (inc.quoted) yield join(dir);
-        for (const d of SEARCH_DIRS) yield join(d);
-        // asm/ headers the x86 build generates as wrappers of asm-generic (Kbuild generic-y) come last.
-        if (inc.path.startsWith("asm/")) yield `include/asm-generic/${inc.path.slice(4)}`;
-      };
-      for (const p of candidates()) {
+      const candidates = (inc.quoted ? [dir, ...SEARCH_DIRS] : SEARCH_DIRS).map((d) =>
+        plain ? `${d}/${inc.path}` : posix.normalize(`${d}/${inc.path}`),
+      );
+      // asm/ headers the x86 build generates as wrappers of asm-generic (Kbuild generic-y) come last.
+      if (inc.path.startsWith("asm/")) candidates.push(`include/asm-generic/${inc.path.slice(4)}`);
+      for (const p of candidates) {
         if (p.startsWith("..") || p.startsWith("/")) continue;
         const e = this.tree.entry(p);
         if (e.kind === "file") r = p;
@@ -227,7 +227,7 @@ export class Preprocessor {
         else continue;
         break;
       }
-      this.resolved.set(key, r);
+      resolved.set(key, r);
     }
     if (r === null) return undefined;
     if (typeof r === "string") return r;
@@ -263,11 +263,7 @@ export class Preprocessor {
       }
       order.push(f);
       const q = quickScan(text);
-      for (const name of q.defines) {
-        const list = this.defineIndex.get(name);
-        if (!list) this.defineIndex.set(name, [f]);
-        else if (list[list.length - 1] !== f) list.push(f);
-      }
+      if (q.defines.size) this.defineSets.push({ file: f, names: q.defines });
       for (const inc of q.includes) {
         const at = () => text.slice(0, inc.index).split("\n").length;
         const r = this.resolveInclude(f, inc, at);
@@ -288,7 +284,8 @@ export class Preprocessor {
   lookup(name: string): MacroDef[] {
     this.includeClosure();
     const byBody = new Map<string, MacroDef>();
-    for (const f of this.defineIndex.get(name) ?? []) {
+    for (const { file: f, names } of this.defineSets) {
+      if (!names.has(name)) continue;
       for (const d of this.scan(f).defines) {
         if (d.name !== name) continue;
         const key = `${d.params ? `(${d.params.join(",")})` : ""}${d.body.replace(/\s+/g, " ")}`;

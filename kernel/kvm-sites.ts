@@ -145,7 +145,7 @@ export function usesIn(tree: KernelTree, file: string, fn: string, ident: string
   const text = tree.read(file);
   if (!text || !text.includes(ident)) return [];
   return definitionsIn(text, fn).flatMap((d) =>
-    descendants(d.node, (n) => n.type === "identifier" && n.text === ident).map(lineOf),
+    descendants(d.node, "identifier", (n) => n.text === ident).map(lineOf),
   );
 }
 
@@ -170,7 +170,7 @@ export function capabilityReport(tree: KernelTree, cap: string): { file: string;
 export function slotHelpers(tree: KernelTree): { name: string; node: SyntaxNode }[] {
   const text = tree.read(SITES.kvmHost);
   if (!text) return [];
-  return descendants(parseC(text).rootNode, (n) => n.type === "function_definition").flatMap((node) => {
+  return descendants(parseC(text).rootNode, "function_definition").flatMap((node) => {
     const name = declaredName(functionDeclarator(node) ?? null);
     return name && SLOT_HELPER.test(name) ? [{ name, node }] : [];
   });
@@ -188,12 +188,10 @@ export function slotHelperFor(tree: KernelTree, macro: string): { name: string; 
 export function mtMaskMember(tree: KernelTree): { node: SyntaxNode; declarator: SyntaxNode } | undefined {
   const text = tree.read(SITES.x86KvmHost);
   if (!text) return undefined;
-  const member = descendants(
-    parseC(text).rootNode,
-    (n) =>
-      n.type === "field_declaration" && new RegExp(`\\(\\s*\\*\\s*${MT_MASK_MEMBER}\\s*\\)`).test(n.text),
+  const member = descendants(parseC(text).rootNode, "field_declaration", (n) =>
+    new RegExp(`\\(\\s*\\*\\s*${MT_MASK_MEMBER}\\s*\\)`).test(n.text),
   )[0];
-  const declarator = member && descendants(member, (n) => n.type === "function_declarator")[0];
+  const declarator = member && descendants(member, "function_declarator")[0];
   return member && declarator ? { node: member, declarator } : undefined;
 }
 
@@ -215,17 +213,14 @@ export function mtMaskSites(tree: KernelTree, vmxFn = DEFAULT_FUNCTION): MtMaskS
     for (const d of definitionsIn(text, vmxFn))
       out.definitions.push({ file, node: d.node, declarator: functionDeclarator(d.node)! });
     const root = parseC(text).rootNode;
-    for (const decl of descendants(root, (n) => n.type === "declaration")) {
+    for (const decl of descendants(root, "declaration")) {
       for (const x of decl.childrenForFieldName("declarator")) {
         const fd = functionDeclarator(x);
         if (fd && declaredName(fd) === vmxFn) out.prototypes.push({ file, node: decl, declarator: fd });
       }
     }
-    for (const c of descendants(
-      root,
-      (n) =>
-        n.type === "call_expression" &&
-        new RegExp(`${MT_MASK_MEMBER}\\b`).test(n.childForFieldName("function")!.text),
+    for (const c of descendants(root, "call_expression", (n) =>
+      new RegExp(`${MT_MASK_MEMBER}\\b`).test(n.childForFieldName("function")!.text),
     ))
       out.calls.push({ file, node: c });
   }
@@ -235,9 +230,7 @@ export function mtMaskSites(tree: KernelTree, vmxFn = DEFAULT_FUNCTION): MtMaskS
 /** The caller of get_mt_mask that makes SPTEs (make_spte()): its call, and the function around it. */
 export function mtMaskCaller(tree: KernelTree): { text: string; call: SyntaxNode; fn: SyntaxNode | null } {
   const text = readSite(tree, SITES.spte, "the get_mt_mask call");
-  const calls = descendants(
-    parseC(text).rootNode,
-    (n) => n.type === "call_expression" && n.childForFieldName("function")!.text.includes(MT_MASK_MEMBER),
+  const calls = descendants(parseC(text).rootNode, "call_expression", (n) => n.childForFieldName("function")!.text.includes(MT_MASK_MEMBER),
   );
   if (calls.length !== 1)
     throw new InputError(`${SITES.spte}: expected one ${MT_MASK_MEMBER} call, found ${calls.length}`);
@@ -298,7 +291,7 @@ export function v1FlagsDefine(text: string): MacroDef | undefined {
 
 /** The `if ((mem->flags ^ old->flags) ...)` tests of __kvm_set_memory_region(): where flag changes are refused. */
 export function flagsChangeTests(text: string): SyntaxNode[] {
-  return descendants(parseC(text).rootNode, (n) => n.type === "if_statement").filter((n) =>
+  return descendants(parseC(text).rootNode, "if_statement").filter((n) =>
     /\(\s*(\w+)->flags\s*\^\s*old->flags\s*\)/.test(n.childForFieldName("condition")!.text),
   );
 }

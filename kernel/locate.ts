@@ -57,17 +57,17 @@ export function topLevelBodies(text: string): TopItem[] {
   let depth = 0;
   let head = 0;
   let open = -1;
-  let lineStart = true;
   const conds: { depth: number; end: number }[] = [];
   const n = text.length;
-  for (let i = 0; i < n; i++) {
+  // Only these characters matter; a regex jumps from one to the next (a kernel file is mostly other text).
+  const SIGNIFICANT = /[{}"'/#;]/g;
+  for (let m = SIGNIFICANT.exec(text); m; m = SIGNIFICANT.exec(text)) {
+    let i = m.index;
     const c = text.charCodeAt(i);
-    if (c === 10) {
-      lineStart = true;
-      continue;
-    }
-    if (c === 32 || c === 9 || c === 13 || c === 12 || c === 11) continue;
-    if (c === 35 /* # */ && lineStart) {
+    if (c === 35 /* # */) {
+      // A directive only where the line holds nothing before the '#'.
+      const bol = text.lastIndexOf("\n", i - 1) + 1;
+      if (bol < i && !/^[ \t]*$/.test(text.slice(bol, i))) continue;
       // Braces are counted in the first branch of an #if only: kernel code often opens the same block in each
       // branch (`#ifdef X` `if (a) {` `#else` `if (b) {` `#endif`), and the compiler sees one of them.
       const kw = /^#\s*(if|ifdef|ifndef|elif|else|endif)\b/.exec(text.slice(i, i + 16))?.[1];
@@ -90,21 +90,14 @@ export function topLevelBodies(text: string): TopItem[] {
         } else if (d === 10) break;
       }
       if (depth === 0) head = i + 1;
-      lineStart = true;
-      continue;
-    }
-    lineStart = false;
-    if (c === 47 /* / */) {
+    } else if (c === 47 /* / */) {
       const d = text.charCodeAt(i + 1);
       if (d === 47) {
         const end = text.indexOf("\n", i);
-        i = end < 0 ? n : end - 1;
-        continue;
-      }
-      if (d === 42) {
+        i = end < 0 ? n : end;
+      } else if (d === 42) {
         const end = text.indexOf("*/", i + 2);
         i = end < 0 ? n : end + 1;
-        continue;
       }
     } else if (c === 34 /* " */ || c === 39 /* ' */) {
       for (i++; i < n; i++) {
@@ -127,6 +120,7 @@ export function topLevelBodies(text: string): TopItem[] {
         head = i + 1;
       }
     } else if (c === 59 /* ; */ && depth === 0) head = i + 1;
+    SIGNIFICANT.lastIndex = i + 1;
   }
   if (scans.size > 256) scans.clear();
   scans.set(text, items);
@@ -274,7 +268,7 @@ export function visibleName(tree: KernelTree, pp: Preprocessor, name: string): b
     const text = tree.read(f);
     if (!text || !call.test(text)) return false;
     if (definitionsIn(text, name).length) return true;
-    return descendants(parseC(text).rootNode, (n) => n.type === "declaration").some((d) =>
+    return descendants(parseC(text).rootNode, "declaration").some((d) =>
       d.childrenForFieldName("declarator").some((x) => {
         const fd = functionDeclarator(x);
         return fd !== undefined && declaredName(fd) === name;

@@ -98,15 +98,16 @@ export function syntaxErrors(n: SyntaxNode, out: SyntaxNode[] = []): SyntaxNode[
   return out;
 }
 
-/** Every node under `n` (itself included) that `pred` accepts, in document order. */
-export function descendants(n: SyntaxNode, pred: (n: SyntaxNode) => boolean): SyntaxNode[] {
-  const out: SyntaxNode[] = [];
-  const visit = (x: SyntaxNode): void => {
-    if (pred(x)) out.push(x);
-    for (const c of x.namedChildren) visit(c);
-  };
-  visit(n);
-  return out;
+/**
+ * Every node of the given type(s) under `n` (itself included), in document order, that `pred` accepts. The
+ * search runs in tree-sitter's native code: walking children from JavaScript costs several times more.
+ */
+export function descendants(
+  n: SyntaxNode,
+  types: string | readonly string[],
+  pred: (n: SyntaxNode) => boolean = () => true,
+): SyntaxNode[] {
+  return n.descendantsOfType(types as string | string[]).filter(pred);
 }
 
 /** Object-like `#define NAME VALUE` nodes anywhere in a file whose name matches, in order. */
@@ -114,7 +115,7 @@ export function defines(
   text: string,
   name: RegExp,
 ): { name: string; value: string; line: number; node: SyntaxNode }[] {
-  return descendants(parseC(text).rootNode, (n) => n.type === "preproc_def")
+  return descendants(parseC(text).rootNode, "preproc_def")
     .map((node) => ({
       name: node.childForFieldName("name")!.text,
       value: node.childForFieldName("value")?.text.trim() ?? "",

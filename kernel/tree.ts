@@ -4,9 +4,9 @@
 
 import { execFileSync } from "node:child_process";
 import { readdirSync, realpathSync, statSync, type Dirent } from "node:fs";
-import { join, posix, resolve } from "node:path";
+import { posix, resolve } from "node:path";
 import { InputError } from "../spec/errors.js";
-import { readBounded, TooLarge } from "../spec/files.js";
+import { readTextBounded, TooLarge } from "../spec/files.js";
 
 /** A normalized tree-relative path, or an error for anything that could leave the tree. */
 export function safeRel(p: string): string {
@@ -67,6 +67,11 @@ class DiskSource {
     this.realRoot = realpathSync(root);
   }
 
+  /** The absolute path of a normalized tree path (a plain join: the path is already normal). */
+  private abs(rel: string): string {
+    return rel === "" ? this.root : `${this.root}/${rel}`;
+  }
+
   private inside(real: string): boolean {
     return real === this.realRoot || real.startsWith(this.realRoot + "/");
   }
@@ -83,7 +88,7 @@ class DiskSource {
       }
     }
     try {
-      l = new Map(readdirSync(join(this.root, rel), { withFileTypes: true }).map((d) => [d.name, d]));
+      l = new Map(readdirSync(this.abs(rel), { withFileTypes: true }).map((d) => [d.name, d]));
     } catch {
       l = { kind: "missing" };
     }
@@ -105,7 +110,7 @@ class DiskSource {
         // Any symlink, to a file or a directory: its real path decides, never its name.
         let real: string | undefined;
         try {
-          real = realpathSync(join(this.root, rel));
+          real = realpathSync(this.abs(rel));
         } catch {
           real = undefined;
         }
@@ -131,7 +136,7 @@ class DiskSource {
     let t = this.texts.get(rel);
     if (t === undefined) {
       try {
-        t = readBounded(join(this.root, rel), MAX_TREE_FILE).toString("utf8");
+        t = readTextBounded(this.abs(rel), MAX_TREE_FILE);
       } catch (e) {
         if (e instanceof TooLarge) this.entries.set(rel, { kind: "too-large", size: MAX_TREE_FILE + 1 });
         return undefined;
@@ -160,7 +165,7 @@ class DiskSource {
     }
     let real: string;
     try {
-      real = realpathSync(join(this.root, rel));
+      real = realpathSync(this.abs(rel));
     } catch {
       return;
     }
@@ -237,6 +242,14 @@ export class KernelTree {
   /** The real path of the root: an --out must not resolve inside it. */
   get realRoot(): string {
     return this.source.realRoot;
+  }
+
+  private readonly memos = new Map<string, unknown>();
+
+  /** A value computed once per state of the tree (a new overlay is a new state). */
+  memo<T>(key: string, make: () => T): T {
+    if (!this.memos.has(key)) this.memos.set(key, make());
+    return this.memos.get(key) as T;
   }
 
   /** The same tree with files replaced (string) or deleted (null); the tree on disk is untouched. */
