@@ -3,15 +3,8 @@
 // kvm_slot_*() helper, api.rst, and whether every get_mt_mask declaration, definition and call agree.
 
 import { Preprocessor } from "../kernel/cpp.js";
-import { visibleName } from "../kernel/locate.js";
-import {
-  declaredName,
-  descendants,
-  functionDeclarator,
-  lineOf,
-  parseC,
-  type SyntaxNode,
-} from "../kernel/parse.js";
+import { mentions, nodeAt, visibleName } from "../kernel/locate.js";
+import { declaredName, functionDeclarator, lineOf, type SyntaxNode } from "../kernel/parse.js";
 import {
   apiMention,
   capabilityReport,
@@ -224,8 +217,11 @@ function honoredAt(
       continue;
     const text = tree.read(file);
     if (!text || ![...names].some((n) => text.includes(n))) continue;
-    const root = parseC(text).rootNode;
-    for (const id of descendants(root, "identifier", (n) => names.has(n.text))) {
+    // Each mention in a parse of its own function, in document order.
+    const at = [...names].flatMap((name) => mentions(text, name).map((i) => ({ name, i })));
+    for (const { name, i } of at.sort((a, b) => a.i - b.i)) {
+      const id = nodeAt(text, i);
+      if (id.type !== "identifier" || id.text !== name) continue;
       let n: SyntaxNode | null = id;
       let plumbing = false;
       for (; n; n = n.parent) {
@@ -376,18 +372,29 @@ export function plumbing(tree: KernelTree, base: KernelTree, o: PlumbingOptions 
     const text = tree.read(file);
     if (!text) continue;
     const old = base.read(file) ?? "";
+    // Only names the base's text of the file does not have can be new uses; most files of a step have none,
+    // and then nothing is parsed or looked up.
+    const isNew = (name: string) => !new RegExp(`\\b${name}\\b`).test(old);
+    const helperCalls = [...text.matchAll(/\b(kvm_slot_\w+)\s*\(/g)].filter((m) => isNew(m[1]));
+    const constants = [...text.matchAll(new RegExp(`\\b(?:${FLAG_PREFIX}|${CAP_PREFIX})\\w*`, "g"))].filter((m) =>
+      isNew(m[0]),
+    );
+    if (!helperCalls.length && !constants.length) continue;
     const pp = new Preprocessor(tree, file);
-    const root = parseC(text).rootNode;
-    for (const c of descendants(root, "call_expression")) {
-      const fn = c.childForFieldName("function")!.text;
-      if (SLOT_HELPER.test(fn) && !new RegExp(`\\b${fn}\\b`).test(old) && !visibleName(tree, pp, fn))
-        problems.push(
-          finding("undefined-helper", `${fn}() is used but not defined`, { file, line: lineOf(c) }),
-        );
+    for (const m of helperCalls) {
+      const fn = m[1];
+      const id = nodeAt(text, m.index);
+      const call = id.parent;
+      // In a comment, a string or a macro body it is not a call the compiler sees.
+      if (id.type !== "identifier" || id.text !== fn || call?.type !== "call_expression") continue;
+      if (call.childForFieldName("function")?.startIndex !== id.startIndex) continue;
+      if (SLOT_HELPER.test(fn) && !visibleName(tree, pp, fn))
+        problems.push(finding("undefined-helper", `${fn}() is used but not defined`, { file, line: lineOf(call) }));
     }
-    const names = new RegExp(`^(${FLAG_PREFIX}|${CAP_PREFIX})`);
-    for (const id of descendants(root, "identifier", (n) => names.test(n.text))) {
-      if (!new RegExp(`\\b${id.text}\\b`).test(old) && pp.lookup(id.text).length === 0)
+    for (const m of constants) {
+      const id = nodeAt(text, m.index);
+      if (id.type !== "identifier" || id.text !== m[0]) continue;
+      if (pp.lookup(id.text).length === 0)
         problems.push(
           finding("undefined-constant", `${id.text} is used but not defined`, { file, line: lineOf(id) }),
         );

@@ -7,7 +7,7 @@
 // ambiguous, and the checker refuses to guess (the caller reports it as unverifiable).
 
 import { posix } from "node:path";
-import type { Blocked, KernelTree } from "./tree.js";
+import { PerText, type Blocked, type Entry, type KernelTree } from "./tree.js";
 
 export interface MacroDef {
   name: string;
@@ -139,15 +139,13 @@ export function scanDirectives(text: string, file: string): Scan {
   return { includes, defines };
 }
 
-/** The directives of a file as the include closure needs them, found fast: no comment stripping, no bodies. */
-interface QuickScan {
-  includes: { path: string; quoted: boolean; index: number }[];
-  /** Names of macros the file may #define (the careful scan decides). */
-  defines: Set<string>;
-}
+/** The `#include` lines of a file as the include closure needs them, found fast: no comment stripping. */
+type QuickIncludes = { path: string; quoted: boolean; index: number }[];
 
-const quickScans = new Map<string, QuickScan>();
-const fullScans = new Map<string, Scan>();
+const quickScans = new Map<string, QuickIncludes>();
+const fullScans = new PerText<Scan>();
+/** Per header text, the definitions of each name looked up so far. */
+const definesByName = new PerText<Map<string, MacroDef[]>>();
 
 function cached<T>(m: Map<string, T>, key: string, make: () => T): T {
   let v = m.get(key);
@@ -160,35 +158,57 @@ function cached<T>(m: Map<string, T>, key: string, make: () => T): T {
   return v;
 }
 
-const DIRECTIVE = /[ \t]*#[ \t]*(include|define)[ \t]*(?:<([^>\n]+)>|"([^"\n]+)"|([A-Za-z_]\w*))/y;
+const SPACE = (c: number) => c === 32 || c === 9;
 
-/** Every line that starts with `#include` or `#define`: found by looking at each '#' only. */
-export function quickScan(text: string): QuickScan {
+/**
+ * Is the word at `i` the first thing on its line after a `#` (spaces and tabs allowed around it)? Looking back
+ * from each occurrence of a keyword is several times faster than a regex over every line of 8 MB of headers.
+ */
+function directiveAt(text: string, i: number): boolean {
+  let b = i - 1;
+  while (b >= 0 && SPACE(text.charCodeAt(b))) b--;
+  if (b < 0 || text.charCodeAt(b) !== 35 /* # */) return false;
+  b--;
+  while (b >= 0 && SPACE(text.charCodeAt(b))) b--;
+  return b < 0 || text.charCodeAt(b) === 10;
+}
+
+const INCLUDE_OPERAND = /include(?:_next)?[ \t]*(?:<([^>\n]+)>|"([^"\n]+)")/y;
+
+/**
+ * Every `#include` (and `#include_next`) of a file, whatever conditional surrounds it. Following an include the
+ * compiler would skip can only add definitions (an ambiguity kspec reports); missing one could hide the definition
+ * that applies, so this errs on the side of following.
+ */
+export function quickIncludes(text: string): QuickIncludes {
   return cached(quickScans, text, () => {
-    const out: QuickScan = { includes: [], defines: new Set() };
-    for (let i = text.indexOf("#"); i >= 0; i = text.indexOf("#", i + 1)) {
-      const bol = text.lastIndexOf("\n", i - 1) + 1;
-      DIRECTIVE.lastIndex = bol;
-      const m = DIRECTIVE.exec(text);
-      if (m) {
-        if (m[1] === "define") {
-          if (m[4]) out.defines.add(m[4]);
-        } else if (m[2] ?? m[3])
-          out.includes.push({ path: (m[2] ?? m[3])!, quoted: m[3] !== undefined, index: i });
-      }
-      const eol = text.indexOf("\n", i);
-      if (eol < 0) break;
-      i = eol;
+    const out: QuickIncludes = [];
+    for (let i = text.indexOf("include"); i >= 0; i = text.indexOf("include", i + 7)) {
+      if (!directiveAt(text, i)) continue;
+      INCLUDE_OPERAND.lastIndex = i;
+      const m = INCLUDE_OPERAND.exec(text);
+      if (m) out.push({ path: (m[1] ?? m[2])!, quoted: m[2] !== undefined, index: i });
     }
     return out;
   });
 }
 
+/** Might the text `#define name`? The careful scan decides; this only has to be fast and never say no wrongly. */
+export function mayDefine(text: string, name: string): boolean {
+  for (let i = text.indexOf(name); i >= 0; i = text.indexOf(name, i + name.length)) {
+    if (/\w/.test(text[i + name.length] ?? "")) continue;
+    let b = i - 1;
+    while (b >= 0 && SPACE(text.charCodeAt(b))) b--;
+    if (b === i - 1 || !text.startsWith("define", b - 5)) continue;
+    if (directiveAt(text, b - 5)) return true;
+  }
+  return false;
+}
+
 export class Preprocessor {
-  private files?: string[];
-  /** Macro name -> files with a #define of it (found by a fast pass; confirmed by the careful scan). */
-  /** Per closure file, the names it may #define (from the fast scan, shared by every preprocessor). */
-  private defineSets: { file: string; names: Set<string> }[] = [];
+  private memo?: Closure;
+  /** Definitions found so far, by macro name. */
+  private readonly defs = new Map<string, MacroDef[]>();
 
   constructor(
     readonly tree: KernelTree,
@@ -196,44 +216,34 @@ export class Preprocessor {
   ) {}
 
   /** Includes that resolved to a path kspec refuses to read (a symlink out of the tree, an oversized file). */
-  readonly blocked: (Blocked & { from: string; line: number })[] = [];
+  get blocked(): readonly (Blocked & { from: string; line: number })[] {
+    return this.closure().blocked;
+  }
 
-
-  private resolveInclude(
-    from: string,
-    inc: { path: string; quoted: boolean },
-    at: () => number,
-  ): string | undefined {
+  /**
+   * Where an include resolves, with the paths probed on the way (what the answer depends on). The disk's answer
+   * is kept for every state of the tree; a state whose overlay adds, replaces or deletes a candidate is asked
+   * again.
+   */
+  private resolveInclude(from: string, inc: { path: string; quoted: boolean }): Resolution {
     const dir = inc.quoted ? posix.dirname(from) : "";
     const key = `${dir}\0${inc.path}`;
-    // Resolutions of `#include <x>` (and of quoted includes per directory), kept with the tree state: most
-    // headers are included often, by every preprocessor of the same tree.
-    const resolved = this.tree.memo<Map<string, string | Blocked | null>>("includes", () => new Map());
-    let r = resolved.get(key);
+    const onDisk = this.tree.onDisk<Map<string, Resolution>>("includes", () => new Map());
+    let r = onDisk.get(key);
     if (r === undefined) {
-      r = null;
       // Most include paths have no . or .. segment: normalizing them would change nothing.
       const plain = !/(^|\/)\.\.?(\/|$)/.test(inc.path) && !inc.path.startsWith("/");
-      const candidates = (inc.quoted ? [dir, ...SEARCH_DIRS] : SEARCH_DIRS).map((d) =>
-        plain ? `${d}/${inc.path}` : posix.normalize(`${d}/${inc.path}`),
-      );
+      const candidates = (inc.quoted ? [dir, ...SEARCH_DIRS] : SEARCH_DIRS)
+        .map((d) => (plain ? `${d}/${inc.path}` : posix.normalize(`${d}/${inc.path}`)))
+        .filter((p) => !p.startsWith("..") && !p.startsWith("/"));
       // asm/ headers the x86 build generates as wrappers of asm-generic (Kbuild generic-y) come last.
       if (inc.path.startsWith("asm/")) candidates.push(`include/asm-generic/${inc.path.slice(4)}`);
-      for (const p of candidates) {
-        if (p.startsWith("..") || p.startsWith("/")) continue;
-        const e = this.tree.entry(p);
-        if (e.kind === "file") r = p;
-        else if (e.kind === "outside" || e.kind === "too-large") r = { path: p, entry: e };
-        else continue;
-        break;
-      }
-      resolved.set(key, r);
+      r = firstCandidate(candidates, (p) => this.tree.diskEntry(p));
+      onDisk.set(key, r);
     }
-    if (r === null) return undefined;
-    if (typeof r === "string") return r;
-    // The compiler would read this file; kspec will not, so what it defines is unknown.
-    this.blocked.push({ ...r, from, line: at() });
-    return undefined;
+    if (this.tree.hasOverlay && r.candidates.some((p) => this.tree.overlays(p)))
+      return firstCandidate(r.candidates, (p) => this.tree.entry(p));
+    return r;
   }
 
   /**
@@ -242,58 +252,107 @@ export class Preprocessor {
    * that disagrees with another makes the macro ambiguous, never silently wrong.
    */
   includeClosure(): string[] {
-    if (this.files) return this.files;
+    return this.closure().files;
+  }
+
+  /** The closure and what was refused on the way; shared by the states of a tree whose closure files agree. */
+  private closure(): Closure {
+    this.memo ??= this.tree.shared(`closure\0${this.rootFile}`, () => this.computeClosure());
+    return this.memo;
+  }
+
+  private computeClosure(): { value: Closure; deps: Set<string> } {
+    const deps = new Set<string>();
     const seen = new Set<string>();
     const order: string[] = [];
+    const blocked: Closure["blocked"] = [];
     // Each file with where it was included from: a file that cannot be read is reported there.
     const queue: { file: string; from: string; line: () => number }[] = [
       ...FORCED.map((f) => ({ file: f, from: f, line: () => 0 })),
       { file: this.rootFile, from: this.rootFile, line: () => 0 },
     ];
-    while (queue.length) {
-      const { file: f, from, line } = queue.shift()!;
+    for (let q = 0; q < queue.length; q++) {
+      const { file: f, from, line } = queue[q];
       if (seen.has(f)) continue;
       seen.add(f);
+      deps.add(f);
       const text = this.tree.read(f);
       if (text === undefined) {
         // Resolved, then refused when read (too large); or a forced include the tree does not have.
         const e = this.tree.entry(f);
-        if (e.kind === "outside" || e.kind === "too-large") this.blocked.push({ path: f, entry: e, from, line: line() });
+        if (e.kind === "outside" || e.kind === "too-large") blocked.push({ path: f, entry: e, from, line: line() });
         continue;
       }
       order.push(f);
-      const q = quickScan(text);
-      if (q.defines.size) this.defineSets.push({ file: f, names: q.defines });
-      for (const inc of q.includes) {
+      for (const inc of quickIncludes(text)) {
         const at = () => text.slice(0, inc.index).split("\n").length;
-        const r = this.resolveInclude(f, inc, at);
-        if (r && !seen.has(r)) queue.push({ file: r, from: f, line: at });
+        const r = this.resolveInclude(f, inc);
+        for (const p of r.probed) deps.add(p);
+        // The compiler would read a blocked file; kspec will not, so what it defines is unknown.
+        if (r.blocked) blocked.push({ ...r.blocked, from: f, line: at() });
+        else if (r.file && !seen.has(r.file)) queue.push({ file: r.file, from: f, line: at });
       }
     }
-    this.files = order;
-    return order;
+    return { value: { files: order, blocked }, deps };
   }
 
   /** The careful scan of a file's directives (cached by the file's text and name). */
   scan(file: string): Scan {
     const text = this.tree.read(file) ?? "";
-    return cached(fullScans, `${file}\0${text}`, () => scanDirectives(text, file));
+    return fullScans.get(file, text, () => scanDirectives(text, file));
   }
 
-  /** The live definitions of a macro, distinct by body; more than one means the tree's value is ambiguous. */
+  /**
+   * The live definitions of a macro, distinct by body; more than one means the tree's value is ambiguous. Looked
+   * up when the interpreter needs the name: searching the closure's text for one name costs about a millisecond,
+   * where collecting every #define of a thousand headers up front cost tens; and what one header defines is kept
+   * for every state of the tree that has the same text there.
+   */
   lookup(name: string): MacroDef[] {
-    this.includeClosure();
+    let found = this.defs.get(name);
+    if (found) return found;
     const byBody = new Map<string, MacroDef>();
-    for (const { file: f, names } of this.defineSets) {
-      if (!names.has(name)) continue;
-      for (const d of this.scan(f).defines) {
-        if (d.name !== name) continue;
+    for (const f of this.includeClosure()) {
+      const text = this.tree.read(f)!;
+      const names = definesByName.get(f, text, () => new Map());
+      let defs = names.get(name);
+      if (!defs) {
+        defs = mayDefine(text, name) ? this.scan(f).defines.filter((d) => d.name === name) : [];
+        names.set(name, defs);
+      }
+      for (const d of defs) {
         const key = `${d.params ? `(${d.params.join(",")})` : ""}${d.body.replace(/\s+/g, " ")}`;
         if (!byBody.has(key)) byBody.set(key, d);
       }
     }
-    return [...byBody.values()];
+    found = [...byBody.values()];
+    this.defs.set(name, found);
+    return found;
   }
+}
+
+interface Closure {
+  files: string[];
+  blocked: (Blocked & { from: string; line: number })[];
+}
+
+/** Where an include resolved: a file, a path kspec refuses to read, or nothing; and what was probed. */
+interface Resolution {
+  candidates: string[];
+  probed: string[];
+  file?: string;
+  blocked?: Blocked;
+}
+
+function firstCandidate(candidates: string[], entry: (p: string) => Entry): Resolution {
+  const probed: string[] = [];
+  for (const p of candidates) {
+    probed.push(p);
+    const e = entry(p);
+    if (e.kind === "file") return { candidates, probed, file: p };
+    if (e.kind === "outside" || e.kind === "too-large") return { candidates, probed, blocked: { path: p, entry: e } };
+  }
+  return { candidates, probed };
 }
 
 // ---- one-level macro expansion --------------------------------------------------------------------------

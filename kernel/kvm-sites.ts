@@ -5,10 +5,10 @@
 
 import { InputError } from "../spec/errors.js";
 import { Preprocessor, scanDirectives, type MacroDef } from "./cpp.js";
-import { DEFAULT_FUNCTION, definitionsIn } from "./locate.js";
+import { DEFAULT_FUNCTION, definitionsIn, mentions, nodeAt } from "./locate.js";
 import { MacroConstants } from "./macros.js";
 import { declaredName, descendants, functionDeclarator, lineOf, parseC, type SyntaxNode } from "./parse.js";
-import type { KernelTree } from "./tree.js";
+import { PerText, type KernelTree } from "./tree.js";
 
 /** The files of the sites. */
 export const SITES = {
@@ -170,10 +170,12 @@ export function capabilityReport(tree: KernelTree, cap: string): { file: string;
 export function slotHelpers(tree: KernelTree): { name: string; node: SyntaxNode }[] {
   const text = tree.read(SITES.kvmHost);
   if (!text) return [];
-  return descendants(parseC(text).rootNode, "function_definition").flatMap((node) => {
-    const name = declaredName(functionDeclarator(node) ?? null);
-    return name && SLOT_HELPER.test(name) ? [{ name, node }] : [];
-  });
+  return slotHelpersOf.get(SITES.kvmHost, text, () =>
+    descendants(parseC(text).rootNode, "function_definition").flatMap((node) => {
+      const name = declaredName(functionDeclarator(node) ?? null);
+      return name && SLOT_HELPER.test(name) ? [{ name, node }] : [];
+    }),
+  );
 }
 
 /** The kvm_slot_*() helper that tests a flag, if there is one. */
@@ -188,11 +190,13 @@ export function slotHelperFor(tree: KernelTree, macro: string): { name: string; 
 export function mtMaskMember(tree: KernelTree): { node: SyntaxNode; declarator: SyntaxNode } | undefined {
   const text = tree.read(SITES.x86KvmHost);
   if (!text) return undefined;
-  const member = descendants(parseC(text).rootNode, "field_declaration", (n) =>
-    new RegExp(`\\(\\s*\\*\\s*${MT_MASK_MEMBER}\\s*\\)`).test(n.text),
-  )[0];
-  const declarator = member && descendants(member, "function_declarator")[0];
-  return member && declarator ? { node: member, declarator } : undefined;
+  return memberOf.get(SITES.x86KvmHost, text, () => {
+    const member = descendants(parseC(text).rootNode, "field_declaration", (n) =>
+      new RegExp(`\\(\\s*\\*\\s*${MT_MASK_MEMBER}\\s*\\)`).test(n.text),
+    )[0];
+    const declarator = member && descendants(member, "function_declarator")[0];
+    return member && declarator ? { node: member, declarator } : undefined;
+  });
 }
 
 export interface MtMaskSites {
@@ -210,22 +214,53 @@ export function mtMaskSites(tree: KernelTree, vmxFn = DEFAULT_FUNCTION): MtMaskS
   for (const file of tree.list(SITES.x86KvmDir, (f) => /\.[ch]$/.test(f))) {
     const text = tree.read(file)!;
     if (!text.includes(MT_MASK_MEMBER)) continue;
-    for (const d of definitionsIn(text, vmxFn))
-      out.definitions.push({ file, node: d.node, declarator: functionDeclarator(d.node)! });
-    const root = parseC(text).rootNode;
-    for (const decl of descendants(root, "declaration")) {
-      for (const x of decl.childrenForFieldName("declarator")) {
-        const fd = functionDeclarator(x);
-        if (fd && declaredName(fd) === vmxFn) out.prototypes.push({ file, node: decl, declarator: fd });
-      }
-    }
-    for (const c of descendants(root, "call_expression", (n) =>
-      new RegExp(`${MT_MASK_MEMBER}\\b`).test(n.childForFieldName("function")!.text),
-    ))
-      out.calls.push({ file, node: c });
+    // What one file holds is kept with its text: a series changes few of these files at each step.
+    const found = sitesOf.get(file, text, () => new Map()).get(vmxFn) ?? sitesIn(file, text, vmxFn);
+    sitesOf.get(file, text, () => new Map()).set(vmxFn, found);
+    out.definitions.push(...found.definitions);
+    out.prototypes.push(...found.prototypes);
+    out.calls.push(...found.calls);
   }
   return out;
 }
+
+function sitesIn(file: string, text: string, vmxFn: string): MtMaskSites {
+  const out: MtMaskSites = { definitions: [], prototypes: [], calls: [] };
+  for (const d of definitionsIn(text, vmxFn))
+    out.definitions.push({ file, node: d.node, declarator: functionDeclarator(d.node)! });
+  // Only the nodes around each mention are looked at, each in a parse of its own top-level item: x86.c alone
+  // has thousands of declarations and calls.
+  const seen = new Set<string>();
+  const once = (n: SyntaxNode) => {
+    const k = `${n.type}:${n.startIndex}:${n.endIndex}`;
+    return !seen.has(k) && seen.add(k);
+  };
+  for (const i of mentions(text, vmxFn)) {
+    for (let n: SyntaxNode | null = nodeAt(text, i); n; n = n.parent) {
+      if (n.type !== "declaration" || !once(n)) continue;
+      for (const x of n.childrenForFieldName("declarator")) {
+        const fd = functionDeclarator(x);
+        if (fd && declaredName(fd) === vmxFn) out.prototypes.push({ file, node: n, declarator: fd });
+      }
+    }
+  }
+  for (const i of mentions(text, MT_MASK_MEMBER, { suffix: true })) {
+    for (let n: SyntaxNode | null = nodeAt(text, i); n; n = n.parent) {
+      if (n.type !== "call_expression") continue;
+      const fn = n.childForFieldName("function")!;
+      if (fn.startIndex <= i && i < fn.endIndex && once(n)) out.calls.push({ file, node: n });
+    }
+  }
+  const byPosition = (a: { node: SyntaxNode }, b: { node: SyntaxNode }) => a.node.startIndex - b.node.startIndex;
+  out.prototypes.sort(byPosition);
+  out.calls.sort(byPosition);
+  return out;
+}
+
+const sitesOf = new PerText<Map<string, MtMaskSites>>();
+const memberOf = new PerText<{ node: SyntaxNode; declarator: SyntaxNode } | undefined>();
+const slotHelpersOf = new PerText<{ name: string; node: SyntaxNode }[]>();
+const flagsChangeTestsOf = new PerText<SyntaxNode[]>();
 
 /** The caller of get_mt_mask that makes SPTEs (make_spte()): its call, and the function around it. */
 export function mtMaskCaller(tree: KernelTree): { text: string; call: SyntaxNode; fn: SyntaxNode | null } {
@@ -291,7 +326,9 @@ export function v1FlagsDefine(text: string): MacroDef | undefined {
 
 /** The `if ((mem->flags ^ old->flags) ...)` tests of __kvm_set_memory_region(): where flag changes are refused. */
 export function flagsChangeTests(text: string): SyntaxNode[] {
-  return descendants(parseC(text).rootNode, "if_statement").filter((n) =>
-    /\(\s*(\w+)->flags\s*\^\s*old->flags\s*\)/.test(n.childForFieldName("condition")!.text),
+  return flagsChangeTestsOf.get(SITES.kvmMain, text, () =>
+    descendants(parseC(text).rootNode, "if_statement").filter((n) =>
+      /\(\s*(\w+)->flags\s*\^\s*old->flags\s*\)/.test(n.childForFieldName("condition")!.text),
+    ),
   );
 }

@@ -44,16 +44,20 @@ interface TopItem {
   close: number;
 }
 
-const scans = new Map<string, TopItem[]>();
+/** The top-level items of a text; `balanced`: no brace closed a block the scan had not seen open. */
+type TopItems = TopItem[] & { balanced?: boolean };
+
+const scans = new Map<string, TopItems>();
 
 /**
  * The top-level brace pairs of a C file with where their heads start, skipping comments, string and character
  * literals and preprocessor directives. A pre-filter only: tree-sitter decides what each range holds.
  */
-export function topLevelBodies(text: string): TopItem[] {
+export function topLevelBodies(text: string): TopItems {
   const hit = scans.get(text);
   if (hit) return hit;
-  const items: TopItem[] = [];
+  const items: TopItems = [];
+  let balanced = true;
   let depth = 0;
   let head = 0;
   let open = -1;
@@ -116,12 +120,14 @@ export function topLevelBodies(text: string): TopItem[] {
         open = -1;
       } else if (depth < 0) {
         // Unbalanced text (a macro that opens a block in a directive of its own): start over.
+        balanced = false;
         depth = 0;
         head = i + 1;
       }
     } else if (c === 59 /* ; */ && depth === 0) head = i + 1;
     SIGNIFICANT.lastIndex = i + 1;
   }
+  items.balanced = balanced && depth === 0;
   if (scans.size > 256) scans.clear();
   scans.set(text, items);
   return items;
@@ -171,14 +177,61 @@ export function definitionsIn(text: string, name: string): Definition[] {
       out.push({ node, line: lineOf(node) });
     }
   };
-  for (const it of topLevelBodies(text)) {
+  const items = topLevelBodies(text);
+  for (const it of items) {
     const head = text.slice(it.head, it.open);
     if (call.test(head) && /\)[\s\w()]*$/.test(stripHeadComments(head))) add(it.head, it.close + 1);
   }
   if (out.length) return out;
+  // Where the scan balanced every brace and each mention is inside a body, there is no definition to find (a
+  // function is never defined inside another): the common case of a file that only calls the function.
+  if (items.balanced && mentionsInsideBodies(text, name, items)) return out;
   // The scan can be misled (a brace in a macro of its own): tree-sitter over the whole file decides.
   for (const node of findFunctions(parseC(text).rootNode, name)) add(node.startIndex, node.endIndex);
   return out;
+}
+
+/**
+ * The smallest node at a string index of a file: from a parse of the top-level item around it where the scan is
+ * sure of the items (a function of x86.c is a few hundred lines; the file is thirteen thousand), else from a
+ * parse of the whole file. Ancestors reach up to that item.
+ */
+export function nodeAt(text: string, index: number): SyntaxNode {
+  const items = topLevelBodies(text);
+  if (items.balanced) {
+    let lo = 0;
+    let hi = items.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const it = items[mid];
+      if (it.close < index) lo = mid + 1;
+      else if (it.head > index) hi = mid - 1;
+      else return parseRange(text, it.head, it.close + 1).rootNode.descendantForIndex(index);
+    }
+  }
+  return parseC(text).rootNode.descendantForIndex(index);
+}
+
+/**
+ * String indices where a word occurs in a text: as a whole word, or (`suffix`) at the end of a longer identifier
+ * too (`get_mt_mask` in `kvm_x86_get_mt_mask`).
+ */
+export function mentions(text: string, word: string, o: { suffix?: boolean } = {}): number[] {
+  const out: number[] = [];
+  const w = /\w/;
+  for (let i = text.indexOf(word); i >= 0; i = text.indexOf(word, i + word.length))
+    if ((o.suffix || !w.test(text[i - 1] ?? "")) && !w.test(text[i + word.length] ?? "")) out.push(i);
+  return out;
+}
+
+function mentionsInsideBodies(text: string, name: string, items: readonly TopItem[]): boolean {
+  const mention = new RegExp(`\\b${name}\\s*\\(`, "g");
+  let k = 0;
+  for (let m = mention.exec(text); m; m = mention.exec(text)) {
+    while (k < items.length && items[k].close < m.index) k++;
+    if (k === items.length || m.index <= items[k].open) return false;
+  }
+  return true;
 }
 
 function stripHeadComments(s: string): string {
@@ -248,11 +301,17 @@ export function staticHelper(
   pp: Preprocessor,
   name: string,
 ): { node: SyntaxNode; file: string } | undefined {
-  for (const file of [pp.rootFile, ...pp.includeClosure().filter((x) => x !== pp.rootFile)]) {
+  const inFile = (file: string) => {
     const text = tree.read(file);
-    if (!text) continue;
-    const defs = definitionsIn(text, name).filter((d) => hasStorageClass(d.node, "static"));
-    if (defs.length) return { node: defs[defs.length - 1].node, file };
+    const defs = text ? definitionsIn(text, name).filter((d) => hasStorageClass(d.node, "static")) : [];
+    return defs.length ? { node: defs[defs.length - 1].node, file } : undefined;
+  };
+  // The file itself first: most helpers live next to their caller, and its closure need not be walked for them.
+  const own = inFile(pp.rootFile);
+  if (own) return own;
+  for (const file of pp.includeClosure()) {
+    const found = file === pp.rootFile ? undefined : inFile(file);
+    if (found) return found;
   }
   return undefined;
 }

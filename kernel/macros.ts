@@ -5,7 +5,7 @@
 
 import { expandOnce, type MacroDef, type Preprocessor } from "./cpp.js";
 import { arithInt, convertInt, parseNumber, scalarType } from "./cvalues.js";
-import { parseC, type SyntaxNode } from "./parse.js";
+import { parseSnippet, type SyntaxNode } from "./parse.js";
 
 /** Why a name has no constant value: undefined, defined differently in different places, or not a constant. */
 export interface NotConstant {
@@ -20,7 +20,7 @@ const snippets = new Map<string, SyntaxNode | null>();
 export function expressionOf(text: string): SyntaxNode | null {
   let n = snippets.get(text);
   if (n === undefined) {
-    const root = parseC(`int __kspec_v = (${text}\n);`).rootNode;
+    const root = parseSnippet(`int __kspec_v = (${text}\n);`).rootNode;
     const decl = root.namedChildren[0];
     const init = decl?.type === "declaration" ? decl.childForFieldName("declarator") : null;
     n = !root.hasError && init?.type === "init_declarator" ? init.childForFieldName("value") : null;

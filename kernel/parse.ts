@@ -37,6 +37,14 @@ export function parseC(text: string, name?: string): Parser.Tree {
   return tree;
 }
 
+/**
+ * A few lines of C made up by kspec (a macro's body as an expression), parsed without the file cache: hundreds of
+ * them would push the parses of real files out of it.
+ */
+export function parseSnippet(text: string): Parser.Tree {
+  return parser().parse(text);
+}
+
 const ranged = new Map<string, Map<string, Parser.Tree>>();
 
 /** Row and column of a string index (rows and columns as tree-sitter counts them: 0-based). */

@@ -55,6 +55,43 @@ export function blockedMessage(b: Blocked): string {
     : `${b.path} is ${b.entry.size} bytes, over the ${MAX_TREE_FILE >> 20} MiB limit for a kernel source file: not read`;
 }
 
+/**
+ * Values derived from one file's text, shared by every state of every tree (a patch series makes many states of
+ * one tree, and most files are the same in all of them). Kept per path for the last few texts, since a series
+ * alternates between a file before and after a patch; a text is matched by identity first, then by content.
+ */
+export class PerText<T> {
+  private readonly byPath = new Map<string, { text: string; value: T }[]>();
+
+  constructor(private readonly maxPaths = 16384) {}
+
+  get(path: string, text: string, make: () => T): T {
+    let versions = this.byPath.get(path);
+    const hit = versions?.find((v) => v.text === text);
+    if (hit) return hit.value;
+    const value = make();
+    if (!versions) {
+      if (this.byPath.size >= this.maxPaths) this.byPath.delete(this.byPath.keys().next().value!);
+      this.byPath.set(path, (versions = []));
+    }
+    versions.unshift({ text, value });
+    if (versions.length > 4) versions.pop();
+    return value;
+  }
+}
+
+/** What a state of a tree holds at a path: the overlay's text (null: deleted), or whatever the disk has. */
+const ON_DISK = Symbol("on disk");
+type Stamp = string | null | typeof ON_DISK;
+
+interface Shared {
+  value: unknown;
+  /** Every path the value was computed from: read, or probed for existence. */
+  deps: ReadonlySet<string>;
+  /** The overlay's content at those of the paths it held when the value was computed. */
+  overlaid: ReadonlyMap<string, string | null>;
+}
+
 /** The disk under a root, read once per path: real paths checked, directory listings cached. */
 class DiskSource {
   readonly realRoot: string;
@@ -62,6 +99,10 @@ class DiskSource {
   private readonly entries = new Map<string, Entry>();
   private readonly texts = new Map<string, string>();
   private readonly walks = new Map<string, { files: string[]; blocked: Blocked[] }>();
+  /** Values shared by the states of this tree (KernelTree.shared), a few per key. */
+  readonly shared = new Map<string, Shared[]>();
+  /** Values that depend on the disk alone (KernelTree.onDisk). */
+  readonly diskMemos = new Map<string, unknown>();
 
   constructor(readonly root: string) {
     this.realRoot = realpathSync(root);
@@ -250,6 +291,53 @@ export class KernelTree {
   memo<T>(key: string, make: () => T): T {
     if (!this.memos.has(key)) this.memos.set(key, make());
     return this.memos.get(key) as T;
+  }
+
+  /** A value that depends on the disk alone, shared by every state of this tree (its overlay is not consulted). */
+  onDisk<T>(key: string, make: () => T): T {
+    const m = this.source.diskMemos;
+    if (!m.has(key)) m.set(key, make());
+    return m.get(key) as T;
+  }
+
+  /** What the disk has at a path, whatever the overlay says (for values kept with onDisk()). */
+  diskEntry(rel: string): Entry {
+    return this.source.entry(NORMAL.test(rel) ? rel : safeRel(rel));
+  }
+
+  /** Is a path replaced or deleted by this state's overlay? */
+  overlays(rel: string): boolean {
+    return this.overlay.has(rel);
+  }
+
+  get hasOverlay(): boolean {
+    return this.overlay.size > 0;
+  }
+
+  private stamp(p: string): Stamp {
+    return this.overlay.has(p) ? this.overlay.get(p)! : ON_DISK;
+  }
+
+  /**
+   * A value computed from the paths it reads or probes (`deps`), reused by any state of the same disk tree in
+   * which every one of those paths holds the same: each step of a series recomputes only what its patch touched.
+   */
+  shared<T>(key: string, compute: () => { value: T; deps: ReadonlySet<string> }): T {
+    const entries = this.source.shared.get(key) ?? [];
+    const valid = (e: Shared) => {
+      for (const [p, v] of e.overlaid) if (this.stamp(p) !== v) return false;
+      for (const p of this.overlay.keys()) if (!e.overlaid.has(p) && e.deps.has(p)) return false;
+      return true;
+    };
+    const hit = entries.find(valid);
+    if (hit) return hit.value as T;
+    const { value, deps } = compute();
+    const overlaid = new Map<string, string | null>();
+    for (const [p, v] of this.overlay) if (deps.has(p)) overlaid.set(p, v);
+    entries.unshift({ value, deps, overlaid });
+    if (entries.length > 4) entries.pop();
+    this.source.shared.set(key, entries);
+    return value;
   }
 
   /** The same tree with files replaced (string) or deleted (null); the tree on disk is untouched. */
