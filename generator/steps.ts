@@ -3,7 +3,8 @@
 // Nothing is written here.
 
 import { structuredPatch } from "diff";
-import { parseC, syntaxErrors } from "../kernel/parse.js";
+import { topLevelBodies } from "../kernel/locate.js";
+import { parseC, parseRange, syntaxErrors, type SyntaxNode } from "../kernel/parse.js";
 import type { KernelTree } from "../kernel/tree.js";
 import type { Policy } from "../spec/ir.js";
 import { checkTree, type Verdict } from "../checker/step.js";
@@ -23,19 +24,55 @@ function verifyParse(file: string, before: string, after: string): void {
   if (!/\.(c|h)$/.test(file)) return;
   // Only the lines this step added must parse cleanly: kernel files have macro-heavy spots tree-sitter already
   // stumbles on, and those are not ours.
-  const hunks = structuredPatch(file, file, before, after, "", "", { context: 0 }).hunks;
-  const added: [number, number][] = hunks
-    .filter((h) => h.newLines > 0)
-    .map((h) => [h.newStart, h.newStart + h.newLines - 1]);
-  for (const e of syntaxErrors(parseC(after).rootNode)) {
-    const a = e.startPosition.row + 1;
-    const b = e.endPosition.row + 1;
-    if (added.some(([s, t]) => a <= t && b >= s)) {
-      throw new Error(
-        `internal: generated code in ${file} does not parse at line ${a} (${e.isMissing ? "MISSING " + e.type : "ERROR"})`,
-      );
-    }
+  const added = addedLines(before, after);
+  if (!added.length) return;
+  const bad = (roots: SyntaxNode[]) =>
+    roots.flatMap((r) => syntaxErrors(r)).find((e) => {
+      const a = e.startPosition.row + 1;
+      const b = e.endPosition.row + 1;
+      return added.some(([s, t]) => a <= t && b >= s);
+    });
+  // The functions around the added lines are parsed alone where the brace scan is sure of them; an error found
+  // that way is confirmed on the whole file (a range can lack context the file has).
+  const items = itemsAround(after, added);
+  const whole = () => bad([parseC(after).rootNode]);
+  const e = items ? bad(items.map(([s, t]) => parseRange(after, s, t).rootNode)) && whole() : whole();
+  if (e) {
+    throw new Error(
+      `internal: generated code in ${file} does not parse at line ${e.startPosition.row + 1} (${e.isMissing ? "MISSING " + e.type : "ERROR"})`,
+    );
   }
+}
+
+/** Lines (1-based, inclusive ranges) of `after` that are not in `before`, diffed between their common ends. */
+function addedLines(before: string, after: string): [number, number][] {
+  const a = before.split("\n");
+  const b = after.split("\n");
+  let p = 0;
+  while (p < a.length && p < b.length && a[p] === b[p]) p++;
+  let q = 0;
+  while (q < a.length - p && q < b.length - p && a[a.length - 1 - q] === b[b.length - 1 - q]) q++;
+  const mid = (x: string[]) => x.slice(p, x.length - q).join("\n") + "\n";
+  return structuredPatch("a", "b", mid(a), mid(b), "", "", { context: 0 })
+    .hunks.filter((h) => h.newLines > 0)
+    .map((h) => [p + h.newStart, p + h.newStart + h.newLines - 1]);
+}
+
+/** The string ranges of the top-level items holding every added line, or undefined when one is outside them. */
+function itemsAround(text: string, added: [number, number][]): [number, number][] | undefined {
+  const items = topLevelBodies(text);
+  if (!items.balanced) return undefined;
+  const starts = [0];
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  const out = new Map<number, [number, number]>();
+  for (const [s, t] of added) {
+    const from = starts[s - 1];
+    const to = (starts[t] ?? text.length + 1) - 1;
+    const it = items.find((x) => x.head <= from && to <= x.close + 1);
+    if (!it) return undefined;
+    out.set(it.head, [it.head, it.close + 1]);
+  }
+  return [...out.values()];
 }
 
 /** The series under construction: the tree as the steps so far left it, and the steps. */

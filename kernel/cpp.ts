@@ -193,6 +193,13 @@ export function quickIncludes(text: string): QuickIncludes {
   });
 }
 
+/** The #include lines of a text, with where they are (a blocked include is reported at its line). */
+function includesFingerprint(text: string): string {
+  return quickIncludes(text)
+    .map((i) => `${i.index}${i.quoted ? '"' : "<"}${i.path}`)
+    .join("\n");
+}
+
 /** Might the text `#define name`? The careful scan decides; this only has to be fast and never say no wrongly. */
 export function mayDefine(text: string, name: string): boolean {
   for (let i = text.indexOf(name); i >= 0; i = text.indexOf(name, i + name.length)) {
@@ -257,7 +264,13 @@ export class Preprocessor {
 
   /** The closure and what was refused on the way; shared by the states of a tree whose closure files agree. */
   private closure(): Closure {
-    this.memo ??= this.tree.shared(`closure\0${this.rootFile}`, () => this.computeClosure());
+    // The closure depends on each file's #include lines alone (and on which probed paths exist): a patch that
+    // changes code, not includes, keeps it.
+    this.memo ??= this.tree.shared(
+      `closure\0${this.rootFile}`,
+      () => this.computeClosure(),
+      (text) => (text === null ? null : includesFingerprint(text)),
+    );
     return this.memo;
   }
 

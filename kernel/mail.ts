@@ -75,6 +75,28 @@ function run(cmd: string, args: string[], input?: string): Promise<string> {
   });
 }
 
+/**
+ * `f` over every item, at most `width` at a time, results in the items' order; the first failure in that order
+ * is thrown once all have settled (so that no child process outlives the call).
+ */
+export async function inPool<T, R>(items: readonly T[], width: number, f: (x: T) => Promise<R>): Promise<R[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < items.length; i = next++) {
+      try {
+        results[i] = { status: "fulfilled", value: await f(items[i]) };
+      } catch (reason) {
+        results[i] = { status: "rejected", reason };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return results.map((r) => (r as PromiseFulfilledResult<R>).value);
+}
+
 /** Where a diff starts in a text that is not a mail: git's, diff -u's, quilt's, or mailinfo's "---" + diffstat. */
 const DIFF_START = /^(diff --git |diff -|Index: |--- \S)/m;
 
@@ -106,16 +128,16 @@ export async function readMails(arg: string, stdin: () => Buffer): Promise<MailP
       .sort();
     const out: MailPatch[] = [];
     let skipped = 0;
+    // git mailinfo for every message, a few at a time: most of a series' reading is waiting for git.
+    const infos = await inPool(mails, 4, (m) =>
+      run("git", ["mailinfo", "-k", join(tmp.dir, `${m}.msg`), join(tmp.dir, `${m}.patch`)], readFileSync(join(tmp.dir, m), "utf8")),
+    );
     for (const [i, m] of mails.entries()) {
       const source = mails.length > 1 ? `${name} #${i + 1}` : name;
-      const info = await run(
-        "git",
-        ["mailinfo", "-k", join(tmp.dir, "msg"), join(tmp.dir, "patch")],
-        readFileSync(join(tmp.dir, m), "utf8"),
-      );
+      const info = infos[i];
       const header = (k: string) => new RegExp(`^${k}: (.*)$`, "m").exec(info)?.[1];
       const subject = header("Subject") ?? "(no subject)";
-      const diff = readFileSync(join(tmp.dir, "patch"), "utf8");
+      const diff = readFileSync(join(tmp.dir, `${m}.patch`), "utf8");
       const p = prefixOf(subject);
       // A reply quotes patches, it does not carry one; a cover letter has none.
       if (

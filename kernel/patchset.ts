@@ -5,7 +5,7 @@
 
 import { parsePatch, type StructuredPatch, type StructuredPatchHunk } from "diff";
 import { InputError } from "../spec/errors.js";
-import { MAX_INPUT_BYTES, readMails, type MailPatch } from "./mail.js";
+import { inPool, MAX_INPUT_BYTES, readMails, type MailPatch } from "./mail.js";
 import { blockedMessage, safeRel, type KernelTree } from "./tree.js";
 
 export { MAX_INPUT_BYTES };
@@ -311,7 +311,7 @@ export async function readSeries(
   version?: number,
 ): Promise<Patch[]> {
   if (inputs.filter((p) => p === "-").length > 1) throw new InputError("standard input can be read once");
-  const read: Patch[] = [];
-  for (const a of inputs) read.push(...(await readInput(a, stdin)));
+  // The inputs are read side by side (each waits mostly for git); messages name the first bad one in order.
+  const read = (await inPool(inputs, 4, (a) => readInput(a, stdin))).flat();
   return orderSeries(read, version);
 }

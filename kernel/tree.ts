@@ -80,16 +80,14 @@ export class PerText<T> {
   }
 }
 
-/** What a state of a tree holds at a path: the overlay's text (null: deleted), or whatever the disk has. */
-const ON_DISK = Symbol("on disk");
-type Stamp = string | null | typeof ON_DISK;
-
 interface Shared {
   value: unknown;
   /** Every path the value was computed from: read, or probed for existence. */
   deps: ReadonlySet<string>;
-  /** The overlay's content at those of the paths it held when the value was computed. */
+  /** The fingerprints of those of the paths the overlay held when the value was computed. */
   overlaid: ReadonlyMap<string, string | null>;
+  /** The fingerprint of a path as the disk has it. */
+  disk: (p: string) => string | null;
 }
 
 /** The disk under a root, read once per path: real paths checked, directory listings cached. */
@@ -314,27 +312,38 @@ export class KernelTree {
     return this.overlay.size > 0;
   }
 
-  private stamp(p: string): Stamp {
-    return this.overlay.has(p) ? this.overlay.get(p)! : ON_DISK;
-  }
-
   /**
    * A value computed from the paths it reads or probes (`deps`), reused by any state of the same disk tree in
    * which every one of those paths holds the same: each step of a series recomputes only what its patch touched.
+   * `fingerprint`, when given, is the part of a file's text (null: no file) the value depends on, so that a
+   * change elsewhere in the file keeps the value.
    */
-  shared<T>(key: string, compute: () => { value: T; deps: ReadonlySet<string> }): T {
+  shared<T>(
+    key: string,
+    compute: () => { value: T; deps: ReadonlySet<string> },
+    fingerprint: (text: string | null) => string | null = (t) => t,
+  ): T {
     const entries = this.source.shared.get(key) ?? [];
+    const now = (p: string) => {
+      const t = this.read(p);
+      return fingerprint(t === undefined ? null : t);
+    };
     const valid = (e: Shared) => {
-      for (const [p, v] of e.overlaid) if (this.stamp(p) !== v) return false;
-      for (const p of this.overlay.keys()) if (!e.overlaid.has(p) && e.deps.has(p)) return false;
+      for (const [p, v] of e.overlaid) if (now(p) !== v) return false;
+      for (const p of this.overlay.keys()) if (!e.overlaid.has(p) && e.deps.has(p) && now(p) !== e.disk(p)) return false;
       return true;
     };
     const hit = entries.find(valid);
     if (hit) return hit.value as T;
     const { value, deps } = compute();
     const overlaid = new Map<string, string | null>();
-    for (const [p, v] of this.overlay) if (deps.has(p)) overlaid.set(p, v);
-    entries.unshift({ value, deps, overlaid });
+    for (const p of this.overlay.keys()) if (deps.has(p)) overlaid.set(p, now(p));
+    const source = this.source;
+    const disk = (p: string) => {
+      const t = source.read(p);
+      return fingerprint(t === undefined ? null : t);
+    };
+    entries.unshift({ value, deps, overlaid, disk });
     if (entries.length > 4) entries.pop();
     this.source.shared.set(key, entries);
     return value;
