@@ -3,21 +3,16 @@
 // unverifiable (with the problems that stopped the interpreter).
 
 import { compareFns, type DiffGroup } from "../spec/compare.js";
-import { evaluate, expand, type Env, type ExploreOptions, type Result } from "../spec/evaluate.js";
+import { evaluate, expand, leafLookup, type Env, type ExploreOptions, type Result } from "../spec/evaluate.js";
 import type { Policy } from "../spec/ir.js";
 import { domainOf, type InputValue } from "../spec/vocabulary.js";
 import type { CLoc, Problem } from "../kernel/problems.js";
 import type { KernelTree } from "../kernel/tree.js";
-import { NotLocated } from "../kernel/locate.js";
 import {
   DEFAULT_FUNCTION,
+  extract,
   extractWith,
-  maskSide,
-  openFunction,
-  notLocated,
-  runner,
   type CLeaf,
-  type OpenFunction,
   type Extraction,
   type FunctionInfo,
 } from "./extract.js";
@@ -59,11 +54,23 @@ export function checkFunction(
   policy: Policy,
   opts: ExploreOptions = {},
 ): Verdict {
-  const x: Extraction = extractWith(interp, fn, opts);
+  return checkExtraction(extractWith(interp, fn, opts), policy, opts);
+}
+
+/**
+ * A function's decision table against a policy. The table's paths are replayed in the order the C read its
+ * inputs (leafLookup), so the joint exploration is the one running the C itself would make.
+ */
+export function checkExtraction(x: Extraction, policy: Policy, opts: ExploreOptions = {}): Verdict {
+  const fn = x.fn;
   if (x.kind === "unverifiable")
     return { verdict: "unverifiable", fn, inputs: x.inputs, problems: x.problems };
+  const table = leafLookup(x.leaves);
   const cmp = compareFns(
-    maskSide(runner(interp)),
+    (env) => {
+      const l = table(env);
+      return { mask: l.mask, origin: l.ret };
+    },
     (env) => {
       const r = evaluate(policy, env);
       return { mask: r.mask, origin: r };
@@ -88,15 +95,7 @@ export interface CheckOptions extends ExploreOptions {
 
 /** A kernel tree's function against a policy: equal, differs or unverifiable. */
 export function checkTree(tree: KernelTree, policy: Policy, o: CheckOptions): Verdict {
-  let f: OpenFunction;
-  try {
-    f = openFunction(tree, o.function ?? DEFAULT_FUNCTION, o.flagMacros);
-  } catch (e) {
-    if (!(e instanceof NotLocated)) throw e;
-    const n = notLocated(e);
-    return { verdict: "unverifiable", fn: n.fn, inputs: [], problems: [n.problem] };
-  }
-  return checkFunction(f.interp, f.info, policy, o);
+  return checkExtraction(extract(tree, { ...o, function: o.function ?? DEFAULT_FUNCTION }), policy, o);
 }
 
 /** Full input rows of a group's paths, for JSON counterexamples (at most `limit`). */

@@ -8,7 +8,8 @@ import { DEFAULT_FUNCTION, locateFunction, NotLocated, type FunctionInfo } from 
 import { Unverifiable, type CLoc, type Problem } from "../kernel/problems.js";
 import type { KernelTree } from "../kernel/tree.js";
 import { explore, type Env, type ExploreOptions } from "../spec/evaluate.js";
-import { sortInputs } from "../spec/vocabulary.js";
+import { sortInputs, type InputValue } from "../spec/vocabulary.js";
+import { cachedResult, type Codec } from "./cache.js";
 import { Interpreter } from "./interp.js";
 
 export { DEFAULT_FUNCTION, type FunctionInfo };
@@ -119,16 +120,36 @@ export function notLocated(e: NotLocated): { fn: FunctionInfo; problem: Problem 
   };
 }
 
-/** The decision table of a tree's function, or why there is none. */
+/**
+ * The decision table of a tree's function, or why there is none; kept between runs (checker/cache) unless the
+ * options ask for a different exploration (eager inputs, a path limit).
+ */
 export function extract(tree: KernelTree, opts: ExtractOptions): Extraction {
   const name = opts.function ?? DEFAULT_FUNCTION;
-  let f: OpenFunction;
-  try {
-    f = openFunction(tree, name, opts.flagMacros);
-  } catch (e) {
-    if (!(e instanceof NotLocated)) throw e;
-    const n = notLocated(e);
-    return { kind: "unverifiable", fn: n.fn, inputs: [], problems: [n.problem] };
-  }
-  return extractWith(f.interp, f.info, opts);
+  const run = (): Extraction => {
+    let f: OpenFunction;
+    try {
+      f = openFunction(tree, name, opts.flagMacros);
+    } catch (e) {
+      if (!(e instanceof NotLocated)) throw e;
+      const n = notLocated(e);
+      return { kind: "unverifiable", fn: n.fn, inputs: [], problems: [n.problem] };
+    }
+    return extractWith(f.interp, f.info, opts);
+  };
+  const plain = !opts.eager?.length && opts.maxLeaves === undefined && opts.maxProblems === undefined;
+  return plain
+    ? cachedResult(tree, ["extract", name, [...opts.flagMacros].sort()], run, EXTRACTION_JSON)
+    : run();
 }
+
+/** Extractions as JSON: an env (a Map) as [input, value] pairs in the order the C read them (it matters). */
+const EXTRACTION_JSON: Codec<Extraction> = {
+  encode: (x) => (x.kind === "table" ? { ...x, leaves: x.leaves.map((l) => ({ ...l, env: [...l.env] })) } : x),
+  decode: (j) => {
+    const x = j as Extraction;
+    if (x.kind !== "table") return x;
+    const leaves = x.leaves as unknown as (Omit<CLeaf, "env"> & { env: [string, InputValue][] })[];
+    return { ...x, leaves: leaves.map((l) => ({ ...l, env: new Map(l.env) })) };
+  },
+};

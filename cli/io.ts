@@ -1,19 +1,9 @@
 // Command stage: output plumbing shared by the commands — streams, tables, JSON, atomic file writes.
 
-import {
-  accessSync,
-  constants,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { InputError } from "../spec/errors.js";
+import { mkdirs, writeAtomic } from "../spec/files.js";
 
 export interface Io {
   out(text: string): void;
@@ -108,27 +98,11 @@ export function refuseNearTree(option: string, out: string, treeRealRoot: string
  * `mkdir -p`, one component at a time: Node's recursive mkdirSync never returns where a parent refuses with
  * ENOENT (under /proc, for one).
  */
-function mkdirs(dir: string): void {
-  const missing: string[] = [];
-  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) missing.push(d);
-  for (const d of missing.reverse()) mkdirSync(d);
-}
-
 /** Writes a file so that readers see the old content or the new, never a half-written one. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  try {
-    mkdirs(dirname(file));
-  } catch (e) {
-    throw pathError("create the directory of", file, e);
-  }
-  const tmp = join(dirname(file), `.${basename(file)}.kspec-tmp-${process.pid}`);
-  try {
-    writeFileSync(tmp, data, { flag: "wx" });
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw pathError("write", file, e);
-  }
+  writeAtomic(file, data, (step, e) =>
+    pathError(step === "mkdir" ? "create the directory of" : "write", file, e),
+  );
 }
 
 /** The files `gen` writes into --out: what `git format-patch -o` would write there. */

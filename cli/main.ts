@@ -81,7 +81,8 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     if (process.env.KSPEC_STATS) {
       // For benchmarks: which files tree-sitter parsed, so that parsing them alone can be timed.
       const { parsedFiles } = await import("../kernel/parse.js");
-      io.err(`kspec-stats ${JSON.stringify({ parsed: [...parsedFiles] })}\n`);
+      const { cacheStats } = await import("../checker/cache.js");
+      io.err(`kspec-stats ${JSON.stringify({ parsed: [...parsedFiles], cache: cacheStats })}\n`);
     }
     return code;
   } catch (e) {

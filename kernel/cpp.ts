@@ -142,74 +142,77 @@ export function scanDirectives(text: string, file: string): Scan {
 /** The `#include` lines of a file as the include closure needs them, found fast: no comment stripping. */
 type QuickIncludes = { path: string; quoted: boolean; index: number }[];
 
-const quickScans = new Map<string, QuickIncludes>();
+/** Kept with the file's bytes (the same Buffer in every state of a tree that has not changed the file). */
+const quickScans = new WeakMap<Buffer, QuickIncludes>();
 const fullScans = new PerText<Scan>();
-/** Per header text, the definitions of each name looked up so far. */
-const definesByName = new PerText<Map<string, MacroDef[]>>();
-
-function cached<T>(m: Map<string, T>, key: string, make: () => T): T {
-  let v = m.get(key);
-  if (v === undefined) {
-    v = make();
-    // Bounded: a closure is about a thousand headers; fuzz and mutation runs make many versions of one file.
-    if (m.size >= 8192) m.delete(m.keys().next().value!);
-    m.set(key, v);
-  }
-  return v;
-}
+/** Per header, the definitions of each name looked up so far. */
+const definesByName = new WeakMap<Buffer, Map<string, MacroDef[]>>();
 
 const SPACE = (c: number) => c === 32 || c === 9;
+const INCLUDE = Buffer.from("include");
+const DEFINE = Buffer.from("define");
 
 /**
  * Is the word at `i` the first thing on its line after a `#` (spaces and tabs allowed around it)? Looking back
  * from each occurrence of a keyword is several times faster than a regex over every line of 8 MB of headers.
  */
-function directiveAt(text: string, i: number): boolean {
-  let b = i - 1;
-  while (b >= 0 && SPACE(text.charCodeAt(b))) b--;
-  if (b < 0 || text.charCodeAt(b) !== 35 /* # */) return false;
-  b--;
-  while (b >= 0 && SPACE(text.charCodeAt(b))) b--;
-  return b < 0 || text.charCodeAt(b) === 10;
+function directiveAt(b: Buffer, i: number): boolean {
+  let k = i - 1;
+  while (k >= 0 && SPACE(b[k])) k--;
+  if (k < 0 || b[k] !== 35 /* # */) return false;
+  k--;
+  while (k >= 0 && SPACE(b[k])) k--;
+  return k < 0 || b[k] === 10;
 }
 
-const INCLUDE_OPERAND = /include(?:_next)?[ \t]*(?:<([^>\n]+)>|"([^"\n]+)")/y;
+const INCLUDE_OPERAND = /^include(?:_next)?[ \t]*(?:<([^>\n]+)>|"([^"\n]+)")/;
 
 /**
  * Every `#include` (and `#include_next`) of a file, whatever conditional surrounds it. Following an include the
  * compiler would skip can only add definitions (an ambiguity kspec reports); missing one could hide the definition
  * that applies, so this errs on the side of following.
  */
-export function quickIncludes(text: string): QuickIncludes {
-  return cached(quickScans, text, () => {
-    const out: QuickIncludes = [];
-    for (let i = text.indexOf("include"); i >= 0; i = text.indexOf("include", i + 7)) {
-      if (!directiveAt(text, i)) continue;
-      INCLUDE_OPERAND.lastIndex = i;
-      const m = INCLUDE_OPERAND.exec(text);
-      if (m) out.push({ path: (m[1] ?? m[2])!, quoted: m[2] !== undefined, index: i });
-    }
-    return out;
-  });
+export function quickIncludes(b: Buffer): QuickIncludes {
+  let out = quickScans.get(b);
+  if (out) return out;
+  out = [];
+  for (let i = b.indexOf(INCLUDE); i >= 0; i = b.indexOf(INCLUDE, i + 7)) {
+    if (!directiveAt(b, i)) continue;
+    const eol = b.indexOf(10, i);
+    const m = INCLUDE_OPERAND.exec(b.toString("utf8", i, eol < 0 ? b.length : eol));
+    if (m) out.push({ path: (m[1] ?? m[2])!, quoted: m[2] !== undefined, index: i });
+  }
+  quickScans.set(b, out);
+  return out;
 }
 
-/** The #include lines of a text, with where they are (a blocked include is reported at its line). */
-function includesFingerprint(text: string): string {
-  return quickIncludes(text)
+/** The #include lines of a file, with where they are (a blocked include is reported at its line). */
+function includesFingerprint(b: Buffer): string {
+  return quickIncludes(b)
     .map((i) => `${i.index}${i.quoted ? '"' : "<"}${i.path}`)
     .join("\n");
 }
 
-/** Might the text `#define name`? The careful scan decides; this only has to be fast and never say no wrongly. */
-export function mayDefine(text: string, name: string): boolean {
-  for (let i = text.indexOf(name); i >= 0; i = text.indexOf(name, i + name.length)) {
-    if (/\w/.test(text[i + name.length] ?? "")) continue;
-    let b = i - 1;
-    while (b >= 0 && SPACE(text.charCodeAt(b))) b--;
-    if (b === i - 1 || !text.startsWith("define", b - 5)) continue;
-    if (directiveAt(text, b - 5)) return true;
+const WORD = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+
+/** Might the file `#define name`? The careful scan decides; this only has to be fast and never say no wrongly. */
+export function mayDefine(b: Buffer, name: string): boolean {
+  const needle = Buffer.from(name);
+  for (let i = b.indexOf(needle); i >= 0; i = b.indexOf(needle, i + needle.length)) {
+    if (WORD(b[i + needle.length])) continue;
+    let k = i - 1;
+    while (k >= 0 && SPACE(b[k])) k--;
+    if (k === i - 1 || k < 5 || !b.subarray(k - 5, k + 1).equals(DEFINE)) continue;
+    if (directiveAt(b, k - 5)) return true;
   }
   return false;
+}
+
+/** The 1-based line of a byte index. */
+function lineAt(b: Buffer, index: number): number {
+  let n = 1;
+  for (let i = b.indexOf(10); i >= 0 && i < index; i = b.indexOf(10, i + 1)) n++;
+  return n;
 }
 
 export class Preprocessor {
@@ -269,7 +272,7 @@ export class Preprocessor {
     this.memo ??= this.tree.shared(
       `closure\0${this.rootFile}`,
       () => this.computeClosure(),
-      (text) => (text === null ? null : includesFingerprint(text)),
+      (bytes) => (bytes === null ? null : includesFingerprint(bytes)),
     );
     return this.memo;
   }
@@ -289,16 +292,16 @@ export class Preprocessor {
       if (seen.has(f)) continue;
       seen.add(f);
       deps.add(f);
-      const text = this.tree.read(f);
-      if (text === undefined) {
+      const bytes = this.tree.bytes(f);
+      if (bytes === undefined) {
         // Resolved, then refused when read (too large); or a forced include the tree does not have.
         const e = this.tree.entry(f);
         if (e.kind === "outside" || e.kind === "too-large") blocked.push({ path: f, entry: e, from, line: line() });
         continue;
       }
       order.push(f);
-      for (const inc of quickIncludes(text)) {
-        const at = () => text.slice(0, inc.index).split("\n").length;
+      for (const inc of quickIncludes(bytes)) {
+        const at = () => lineAt(bytes, inc.index);
         const r = this.resolveInclude(f, inc);
         for (const p of r.probed) deps.add(p);
         // The compiler would read a blocked file; kspec will not, so what it defines is unknown.
@@ -326,11 +329,12 @@ export class Preprocessor {
     if (found) return found;
     const byBody = new Map<string, MacroDef>();
     for (const f of this.includeClosure()) {
-      const text = this.tree.read(f)!;
-      const names = definesByName.get(f, text, () => new Map());
+      const bytes = this.tree.bytes(f)!;
+      let names = definesByName.get(bytes);
+      if (!names) definesByName.set(bytes, (names = new Map()));
       let defs = names.get(name);
       if (!defs) {
-        defs = mayDefine(text, name) ? this.scan(f).defines.filter((d) => d.name === name) : [];
+        defs = mayDefine(bytes, name) ? this.scan(f).defines.filter((d) => d.name === name) : [];
         names.set(name, defs);
       }
       for (const d of defs) {

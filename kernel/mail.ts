@@ -8,7 +8,7 @@ import { execFile } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../spec/errors.js";
-import { readBounded, tempDir } from "../spec/files.js";
+import { readBounded, tempDir, trackHelper } from "../spec/files.js";
 
 /** Larger inputs are refused: a KVM series is a few hundred kilobytes; this bounds memory and time. */
 export const MAX_INPUT_BYTES = 8 << 20;
@@ -69,6 +69,7 @@ function run(cmd: string, args: string[], input?: string): Promise<string> {
         reject(new InputError(`${cmd} ${args[0]}: ${(stderr || String(e)).trim().split("\n")[0]}`));
       },
     );
+    trackHelper(child);
     // A tool that does not read its standard input (mailsplit) may exit before it is written: not an error.
     child.stdin?.on("error", () => {});
     child.stdin?.end(input);

@@ -3,10 +3,10 @@
 // and not through a symlinked component whose real path lies outside the tree's root.
 
 import { execFileSync } from "node:child_process";
-import { readdirSync, realpathSync, statSync, type Dirent } from "node:fs";
+import { lstatSync, readdirSync, realpathSync, statSync, type Dirent } from "node:fs";
 import { posix, resolve } from "node:path";
 import { InputError } from "../spec/errors.js";
-import { readTextBounded, TooLarge } from "../spec/files.js";
+import { readFileBounded, TooLarge } from "../spec/files.js";
 
 /** A normalized tree-relative path, or an error for anything that could leave the tree. */
 export function safeRel(p: string): string {
@@ -80,14 +80,42 @@ export class PerText<T> {
   }
 }
 
+/** What a value kept with shared() depends on in one file: its bytes, or a part of them. */
+type Fingerprint = string | Buffer | null;
+
+function same(a: Fingerprint, b: Fingerprint): boolean {
+  return a === b || (a instanceof Buffer && b instanceof Buffer && a.equals(b));
+}
+
 interface Shared {
   value: unknown;
   /** Every path the value was computed from: read, or probed for existence. */
   deps: ReadonlySet<string>;
   /** The fingerprints of those of the paths the overlay held when the value was computed. */
-  overlaid: ReadonlyMap<string, string | null>;
+  overlaid: ReadonlyMap<string, Fingerprint>;
   /** The fingerprint of a path as the disk has it. */
-  disk: (p: string) => string | null;
+  disk: (p: string) => Fingerprint;
+}
+
+/**
+ * The paths being recorded (recordReads): every path a computation reads or probes, and every directory it
+ * lists ("dir/"), so that its result can be kept between runs and reused while none of them changed.
+ */
+const recorders: Set<string>[] = [];
+
+function note(p: string): void {
+  for (const r of recorders) r.add(p);
+}
+
+/** `f`'s result with the paths it read, probed or listed (directories end in "/"). */
+export function recordReads<T>(f: () => T): { value: T; paths: Set<string> } {
+  const paths = new Set<string>();
+  recorders.push(paths);
+  try {
+    return { value: f(), paths };
+  } finally {
+    recorders.splice(recorders.indexOf(paths), 1);
+  }
 }
 
 /** The disk under a root, read once per path: real paths checked, directory listings cached. */
@@ -95,8 +123,9 @@ class DiskSource {
   readonly realRoot: string;
   private readonly dirs = new Map<string, Map<string, Dirent> | Entry>();
   private readonly entries = new Map<string, Entry>();
+  private readonly raw = new Map<string, Buffer>();
   private readonly texts = new Map<string, string>();
-  private readonly walks = new Map<string, { files: string[]; blocked: Blocked[] }>();
+  private readonly walks = new Map<string, { files: string[]; blocked: Blocked[]; dirs: string[] }>();
   /** Values shared by the states of this tree (KernelTree.shared), a few per key. */
   readonly shared = new Map<string, Shared[]>();
   /** Values that depend on the disk alone (KernelTree.onDisk). */
@@ -170,33 +199,63 @@ class DiskSource {
     return st.size > MAX_TREE_FILE ? { kind: "too-large", size: st.size } : { kind: "file" };
   }
 
-  read(rel: string): string | undefined {
+  /**
+   * A file's bytes. Most files a run reads (the thousand headers of an include closure) are only searched for a
+   * few words: as bytes they stay out of the JavaScript heap, and are decoded only when needed as text.
+   */
+  bytes(rel: string): Buffer | undefined {
     if (this.entry(rel).kind !== "file") return undefined;
-    let t = this.texts.get(rel);
-    if (t === undefined) {
+    let b = this.raw.get(rel);
+    if (b === undefined) {
       try {
-        t = readTextBounded(this.abs(rel), MAX_TREE_FILE);
+        b = readFileBounded(this.abs(rel), MAX_TREE_FILE);
       } catch (e) {
         if (e instanceof TooLarge) this.entries.set(rel, { kind: "too-large", size: MAX_TREE_FILE + 1 });
         return undefined;
       }
-      this.texts.set(rel, t);
+      this.raw.set(rel, b);
+    }
+    return b;
+  }
+
+  read(rel: string): string | undefined {
+    let t = this.texts.get(rel);
+    if (t === undefined) {
+      const b = this.bytes(rel);
+      if (b === undefined) return undefined;
+      this.texts.set(rel, (t = b.toString("utf8")));
     }
     return t;
   }
 
   /** Files under a directory, recursively, sorted; symlinks followed only where they stay inside the tree. */
-  files(rel: string): { files: string[]; blocked: Blocked[] } {
+  files(rel: string): { files: string[]; blocked: Blocked[]; dirs: string[] } {
     let w = this.walks.get(rel);
     if (!w) {
-      w = { files: [], blocked: [] };
-      this.walk(rel, w.files, w.blocked, new Set());
+      w = { files: [], blocked: [], dirs: [] };
+      this.walk(rel, w.files, w.blocked, new Set(), w.dirs);
       this.walks.set(rel, w);
     }
     return w;
   }
 
-  private walk(rel: string, out: string[], blocked: Blocked[], seen: Set<string>): void {
+  /**
+   * What a path is on disk now, to tell whether a result computed from it still holds: its inode, size and
+   * times, and its target's where it is a symlink ("-" where nothing is there). A directory's change with any
+   * entry added, removed or renamed in it.
+   */
+  signature(rel: string): string {
+    const abs = this.abs(rel);
+    const l = lstatSync(abs, { throwIfNoEntry: false });
+    if (!l) return "-";
+    const sig = (x: import("node:fs").Stats) => `${x.ino}:${x.size}:${x.mtimeMs}:${x.ctimeMs}`;
+    if (!l.isSymbolicLink()) return sig(l);
+    const t = statSync(abs, { throwIfNoEntry: false });
+    return `${sig(l)}>${t ? sig(t) : "-"}`;
+  }
+
+  private walk(rel: string, out: string[], blocked: Blocked[], seen: Set<string>, dirs: string[]): void {
+    dirs.push(rel);
     const l = this.listing(rel);
     if (!(l instanceof Map)) {
       if (l.kind === "outside") blocked.push({ path: rel, entry: l });
@@ -213,7 +272,7 @@ class DiskSource {
     for (const name of [...l.keys()].sort()) {
       const r = rel === "" ? name : `${rel}/${name}`;
       const e = this.entry(r);
-      if (e.kind === "dir") this.walk(r, out, blocked, seen);
+      if (e.kind === "dir") this.walk(r, out, blocked, seen, dirs);
       else if (e.kind === "file") out.push(r);
       else if (e.kind === "outside" || e.kind === "too-large") blocked.push({ path: r, entry: e });
     }
@@ -300,7 +359,14 @@ export class KernelTree {
 
   /** What the disk has at a path, whatever the overlay says (for values kept with onDisk()). */
   diskEntry(rel: string): Entry {
-    return this.source.entry(NORMAL.test(rel) ? rel : safeRel(rel));
+    const p = NORMAL.test(rel) ? rel : safeRel(rel);
+    if (recorders.length) note(p);
+    return this.source.entry(p);
+  }
+
+  /** The disk's signature of a recorded path (DiskSource.signature; "dir/" for a directory listed). */
+  signature(dep: string): string {
+    return this.source.signature(dep.endsWith("/") ? dep.slice(0, -1) : dep);
   }
 
   /** Is a path replaced or deleted by this state's overlay? */
@@ -321,28 +387,27 @@ export class KernelTree {
   shared<T>(
     key: string,
     compute: () => { value: T; deps: ReadonlySet<string> },
-    fingerprint: (text: string | null) => string | null = (t) => t,
+    fingerprint: (bytes: Buffer | null) => Fingerprint = (b) => b,
   ): T {
     const entries = this.source.shared.get(key) ?? [];
-    const now = (p: string) => {
-      const t = this.read(p);
-      return fingerprint(t === undefined ? null : t);
-    };
+    const now = (p: string) => fingerprint(this.bytes(p) ?? null);
     const valid = (e: Shared) => {
-      for (const [p, v] of e.overlaid) if (now(p) !== v) return false;
-      for (const p of this.overlay.keys()) if (!e.overlaid.has(p) && e.deps.has(p) && now(p) !== e.disk(p)) return false;
+      for (const [p, v] of e.overlaid) if (!same(now(p), v)) return false;
+      for (const p of this.overlay.keys())
+        if (!e.overlaid.has(p) && e.deps.has(p) && !same(now(p), e.disk(p))) return false;
       return true;
     };
     const hit = entries.find(valid);
-    if (hit) return hit.value as T;
+    if (hit) {
+      if (recorders.length) for (const p of hit.deps) note(p);
+      return hit.value as T;
+    }
     const { value, deps } = compute();
-    const overlaid = new Map<string, string | null>();
+    if (recorders.length) for (const p of deps) note(p);
+    const overlaid = new Map<string, Fingerprint>();
     for (const p of this.overlay.keys()) if (deps.has(p)) overlaid.set(p, now(p));
     const source = this.source;
-    const disk = (p: string) => {
-      const t = source.read(p);
-      return fingerprint(t === undefined ? null : t);
-    };
+    const disk = (p: string) => fingerprint(source.bytes(p) ?? null);
     entries.unshift({ value, deps, overlaid, disk });
     if (entries.length > 4) entries.pop();
     this.source.shared.set(key, entries);
@@ -353,7 +418,9 @@ export class KernelTree {
   withOverlay(changes: ReadonlyMap<string, string | null>): KernelTree {
     const merged = new Map(this.overlay);
     for (const [k, v] of changes) merged.set(safeRel(k), v);
-    return new KernelTree(this.root, merged, this.source);
+    const next = new KernelTree(this.root, merged, this.source);
+    for (const [k, b] of this.encoded) if (merged.get(k) === this.overlay.get(k)) next.encoded.set(k, b);
+    return next;
   }
 
   get changedFiles(): string[] {
@@ -363,6 +430,7 @@ export class KernelTree {
   /** What a path is in this state of the tree (the overlay first). */
   entry(rel: string): Entry {
     const p = NORMAL.test(rel) ? rel : safeRel(rel);
+    if (recorders.length) note(p);
     if (this.overlay.has(p)) return this.overlay.get(p) === null ? { kind: "missing" } : { kind: "file" };
     // A directory component through which the path would leave the tree blocks the overlay's files too.
     return this.source.entry(p);
@@ -377,6 +445,7 @@ export class KernelTree {
     const parts = path.split("/");
     for (let i = 1; i <= parts.length; i++) {
       const p = parts.slice(0, i).join("/");
+      if (recorders.length) note(p);
       if (this.overlay.has(p)) return undefined;
       const e = this.source.entry(p);
       if (e.kind === "outside") return { path, entry: e };
@@ -387,9 +456,24 @@ export class KernelTree {
 
   read(rel: string): string | undefined {
     const p = NORMAL.test(rel) ? rel : safeRel(rel);
+    if (recorders.length) note(p);
     if (this.overlay.has(p)) return this.overlay.get(p) ?? undefined;
     return this.source.read(p);
   }
+
+  /** A file's bytes in this state (the overlay's text encoded once). */
+  bytes(rel: string): Buffer | undefined {
+    const p = NORMAL.test(rel) ? rel : safeRel(rel);
+    if (recorders.length) note(p);
+    if (!this.overlay.has(p)) return this.source.bytes(p);
+    const t = this.overlay.get(p);
+    if (t == null) return undefined;
+    let b = this.encoded.get(p);
+    if (!b) this.encoded.set(p, (b = Buffer.from(t, "utf8")));
+    return b;
+  }
+
+  private readonly encoded = new Map<string, Buffer>();
 
   exists(rel: string): boolean {
     return this.entry(rel).kind === "file";
@@ -404,6 +488,7 @@ export class KernelTree {
   listing(dirRel: string, filter: (rel: string) => boolean): { files: string[]; blocked: Blocked[] } {
     const key = safeRel(dirRel);
     const all = this.source.files(key);
+    if (recorders.length) for (const d of all.dirs) note(`${d}/`);
     const out = new Set(all.files.filter((f) => this.overlay.get(f) !== null));
     for (const [k, v] of this.overlay) if (v !== null && k.startsWith(key + "/")) out.add(k);
     return { files: [...out].filter(filter).sort(), blocked: all.blocked.filter((b) => filter(b.path)) };

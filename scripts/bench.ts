@@ -1,10 +1,12 @@
-// Benchmark stage: whole-process times of kspec on the real Debian 6.12 tree, next to tree-sitter parsing the
-// same files alone and (where installed) Coccinelle locating the same function; then the scaling of `check`
-// with the number of boolean inputs, exhaustive enumeration against the path-wise comparison.
+// Benchmark stage: whole-process times of the everyday commands on the real Debian 6.12 tree, each cold (an
+// empty KSPEC_CACHE, as on the first run on a machine) and warm (the cache a previous run left), next to the
+// Coccinelle yardstick measured in the same run: spatch locating vmx_get_mt_mask() in vmx.c with a one-rule
+// semantic patch that has a python script rule (without one, spatch skips the file in 20 ms). Then tree-sitter
+// and node alone, and the scaling of `check` with the number of boolean inputs.
 // Run with `npm run bench`; nothing here is asserted, only measured.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../spec/root.js";
@@ -18,44 +20,117 @@ function tree(v: string): string {
     .split(" ")[1];
 }
 
-/** Wall-clock seconds of a command, `RUNS` times: median and minimum. */
-function time(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; okCodes?: number[] } = {}) {
+interface Timing {
+  median: number;
+  min: number;
+  stderr: string;
+}
+
+/**
+ * Wall-clock seconds of a command, `RUNS` times: median and minimum. `fresh`: a new empty KSPEC_CACHE for
+ * every run (cold); otherwise one cache shared by the runs, filled by an untimed run first (warm).
+ */
+function time(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; okCodes?: number[]; cache?: "cold" | "warm" } = {},
+): Timing {
   const samples: number[] = [];
   let last = "";
-  for (let i = 0; i < RUNS; i++) {
+  const shared = mkdtempSync(join(tmpdir(), "kspec-bench-cache-"));
+  const once = (cache: string) => {
     const t0 = process.hrtime.bigint();
     const r = spawnSync(cmd, args, {
       encoding: "utf8",
-      env: { ...process.env, ...opts.env },
+      env: { ...process.env, KSPEC_CACHE: cache, ...opts.env },
       maxBuffer: 1 << 26,
     });
     const dt = Number(process.hrtime.bigint() - t0) / 1e9;
     if (!(opts.okCodes ?? [0]).includes(r.status ?? -1))
       throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}\n${r.stderr}`);
-    samples.push(dt);
     last = r.stderr;
+    return dt;
+  };
+  if (opts.cache === "warm") once(shared);
+  for (let i = 0; i < RUNS; i++) {
+    if (opts.cache === "warm") samples.push(once(shared));
+    else {
+      const fresh = mkdtempSync(join(tmpdir(), "kspec-bench-cache-"));
+      samples.push(once(fresh));
+      rmSync(fresh, { recursive: true, force: true });
+    }
   }
+  rmSync(shared, { recursive: true, force: true });
   samples.sort((a, b) => a - b);
   return { median: samples[Math.floor(samples.length / 2)], min: samples[0], stderr: last };
 }
 
-function fmt(s: number): string {
-  return `${(s * 1000).toFixed(0).padStart(6)} ms`;
+function ms(s: number): string {
+  return `${(s * 1000).toFixed(0)} ms`;
 }
 
 const kspec = join(ROOT, "bin", "kspec.js");
 const dir612 = tree("6.12");
-console.log(`kspec benchmarks (${RUNS} runs each, median / min wall clock, whole process)\n`);
+const work = mkdtempSync(join(tmpdir(), "kspec-bench-"));
+console.log(`kspec benchmarks (${RUNS} runs each, median wall clock, whole process)\n`);
 console.log(`Debian 6.12 tree: ${dir612}`);
 
-const check = time(process.execPath, [kspec, "check", "--kernel", dir612, "--policy", "linux-6.12"], {
-  env: { KSPEC_STATS: "1" },
-});
-const parsed: string[] = JSON.parse(/kspec-stats (.*)/.exec(check.stderr)![1]).parsed;
-const extractT = time(process.execPath, [kspec, "extract", "--kernel", dir612]);
+// The yardstick first, so that each ratio below is to this run's Coccinelle.
+const spatchOk = spawnSync("spatch", ["--version"], { encoding: "utf8" }).status === 0;
+let spatch: Timing | undefined;
+if (spatchOk) {
+  const cocci = join(work, "find.cocci");
+  writeFileSync(
+    cocci,
+    `@r@\nidentifier f = vmx_get_mt_mask;\nposition p;\ntype T;\n@@\nT f@p(...) { ... }\n\n@script:python@\np << r.p;\n@@\nprint("%s:%s" % (p[0].file, p[0].line))\n`,
+  );
+  spatch = time("spatch", ["--sp-file", cocci, join(dir612, "arch/x86/kvm/vmx/vmx.c"), "--very-quiet"]);
+}
 
-// tree-sitter alone, in a fresh process, on the files `check` parsed.
-const work = mkdtempSync(join(tmpdir(), "kspec-bench-"));
+// A policy file of the user's own: the built-in 6.12 policy's text, outside kspec (read by the parser, not the
+// build-time cache).
+const userPolicy = join(work, "my-policy.ts");
+writeFileSync(
+  userPolicy,
+  readFileSync(join(ROOT, "spec", "policies", "linux-6.12.ts"), "utf8").replace(
+    /from "\.\.\/dsl\.js"/,
+    `from ${JSON.stringify(join(ROOT, "spec", "dsl.js"))}`,
+  ),
+);
+const seriesDir = join(ROOT, "out", "linux-6.12", "non-coherent-dma");
+const series = readdirSync(seriesDir)
+  .filter((f) => /^\d{4}-/.test(f) && !f.startsWith("0000-"))
+  .sort()
+  .map((f) => join(seriesDir, f));
+
+const commands: { name: string; args: string[]; goal: number; stats?: boolean }[] = [
+  { name: "check (built-in policy)", args: ["check", "--kernel", dir612, "--policy", "linux-6.12"], goal: 0.25, stats: true },
+  { name: "check (a policy file of the user's)", args: ["check", "--kernel", dir612, "--policy", userPolicy], goal: 0.3 },
+  {
+    name: `verify-patch (the ${series.length}-patch series)`,
+    args: ["verify-patch", "--kernel", dir612, "--policy", "linux-6.12+non-coherent-dma", ...series],
+    goal: 1.0,
+  },
+  {
+    name: "gen (that series)",
+    args: ["gen", "--kernel", dir612, "--policy", "non-coherent-dma", "--out", join(work, "gen"), "--force"],
+    goal: 1.0,
+  },
+  { name: "extract", args: ["extract", "--kernel", dir612], goal: 0.25 },
+];
+
+const ratio = (t: Timing) => (spatch ? `${(t.median / spatch.median).toFixed(2)}x` : "-");
+const header = ["command", "cold", "ratio", "warm", "ratio", "goal (cold)"];
+const table: string[][] = [];
+let parsed: string[] = [];
+for (const c of commands) {
+  const cold = time(process.execPath, [kspec, ...c.args], { cache: "cold", env: c.stats ? { KSPEC_STATS: "1" } : {} });
+  const warm = time(process.execPath, [kspec, ...c.args], { cache: "warm" });
+  if (c.stats) parsed = JSON.parse(/kspec-stats (.*)/.exec(cold.stderr)![1]).parsed;
+  table.push([c.name, ms(cold.median), ratio(cold), ms(warm.median), ratio(warm), `<= ${c.goal.toFixed(2)}x`]);
+}
+
+// tree-sitter alone, in a fresh process, on the files `check` parsed; node alone.
 const parseOnly = join(work, "parse-only.mjs");
 writeFileSync(
   parseOnly,
@@ -69,34 +144,24 @@ for (const f of ${JSON.stringify(parsed)}) { const t = readFileSync(${JSON.strin
 );
 const ts = time(process.execPath, [parseOnly]);
 const node = time(process.execPath, ["-e", "0"]);
-
-const rows: [string, ReturnType<typeof time>][] = [
-  ["kspec check --policy linux-6.12 (equal)", check],
-  ["kspec extract", extractT],
-  [`tree-sitter parsing the same ${parsed.length} file(s) alone`, ts],
-  ["node startup alone", node],
-];
-
-const spatch = spawnSync("spatch", ["--version"], { encoding: "utf8" });
-if (spatch.status === 0) {
-  const cocci = join(work, "find.cocci");
-  writeFileSync(
-    cocci,
-    `@r@\nidentifier f = vmx_get_mt_mask;\nposition p;\ntype T;\n@@\nT f@p(...) { ... }\n\n@script:python@\np << r.p;\n@@\nprint("%s:%s" % (p[0].file, p[0].line))\n`,
-  );
-  const sp = time("spatch", ["--sp-file", cocci, join(dir612, "arch/x86/kvm/vmx/vmx.c"), "--very-quiet"]);
-  rows.push(["Coccinelle (spatch) locating vmx_get_mt_mask in vmx.c", sp]);
-} else {
-  rows.push(["Coccinelle (spatch): not installed", { median: NaN, min: NaN, stderr: "" }]);
-}
+table.push([`tree-sitter parsing the ${parsed.length} file(s) check parsed, alone`, ms(ts.median), ratio(ts), "", "", ""]);
+table.push(["node startup alone", ms(node.median), ratio(node), "", "", ""]);
+table.push([
+  spatch ? "Coccinelle (spatch) locating vmx_get_mt_mask in vmx.c: the yardstick" : "Coccinelle (spatch): not installed",
+  spatch ? ms(spatch.median) : "",
+  spatch ? "1.00x" : "",
+  "",
+  "",
+  "",
+]);
 rmSync(work, { recursive: true, force: true });
 
-const w = Math.max(...rows.map((r) => r[0].length));
+const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
+const line = (r: string[]) =>
+  "  " + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
 console.log(`files tree-sitter parsed during check: ${parsed.join(", ")}\n`);
-for (const [name, t] of rows)
-  console.log(
-    `  ${name.padEnd(w)}  ${Number.isNaN(t.median) ? "" : `${fmt(t.median)}  (min ${fmt(t.min).trim()})`}`,
-  );
+console.log(line(header));
+for (const r of table) console.log(line(r));
 
 // Scaling: in-process times of the comparison alone (tree parsing and macro lookups are shared).
 const ks = [4, 8, 12, 16, 20, 24];

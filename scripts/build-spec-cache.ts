@@ -1,9 +1,10 @@
 // Build stage: reads every built-in policy, proposal and flag spec once and stores what was read (keyed by the
 // file's SHA-256) in dist/spec-cache.json, so that commands need not parse them again.
 
+import { createHash } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { join, relative } from "node:path";
-import { FLAG_DIR, POLICY_DIR, ROOT, SPEC_CACHE } from "../spec/root.js";
+import { BUILD_ID, FLAG_DIR, POLICY_DIR, ROOT, SPEC_CACHE } from "../spec/root.js";
 import { parseSpecText, toCacheEntry, type CacheEntry } from "../spec/load.js";
 import { writeFileAtomic } from "../cli/io.js";
 
@@ -19,3 +20,16 @@ for (const dir of [POLICY_DIR, FLAG_DIR]) {
   }
 }
 writeFileAtomic(SPEC_CACHE, JSON.stringify({ files }) + "\n");
+
+// The build's identity: a hash of the compiled code. Results kept between runs (KSPEC_CACHE) are valid only for
+// the build that computed them.
+const hash = createHash("sha256");
+const walk = (dir: string): void => {
+  for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) walk(p);
+    else if (e.name.endsWith(".js")) hash.update(relative(ROOT, p)).update("\0").update(readFileSync(p));
+  }
+};
+walk(join(ROOT, "dist"));
+writeFileAtomic(BUILD_ID, hash.digest("hex").slice(0, 16) + "\n");

@@ -1,9 +1,22 @@
-// Input stage: bounded reads of untrusted files and of standard input. Reading stops at the limit plus one byte,
-// so that a huge file or an endless pipe (`yes | kspec ...`) costs at most the limit in memory and time.
+// Input stage: bounded reads of untrusted files and of standard input, and atomic writes. Reading stops at the
+// limit plus one byte, so that a huge file or an endless pipe (`yes | kspec ...`) costs at most the limit.
 
-import { closeSync, constants, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { InputError } from "./errors.js";
 
 export class TooLarge extends InputError {
@@ -59,11 +72,11 @@ function readFd(fd: number, what: string, limit: number, hint = 0): Buffer {
 }
 
 /**
- * A file's text, for the many small files of a kernel tree: open, fstat the descriptor for the size, then Node's
+ * A file's bytes, for the many small files of a kernel tree: open, fstat the descriptor for the size, then Node's
  * native read of that descriptor (much cheaper per file than a read loop in JavaScript; no second path lookup).
  * O_NONBLOCK: a FIFO put where a header should be must not hang the open.
  */
-export function readTextBounded(file: string, limit: number, what = file): string {
+export function readFileBounded(file: string, limit: number, what = file): Buffer {
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -74,7 +87,7 @@ export function readTextBounded(file: string, limit: number, what = file): strin
     const st = fstatSync(fd);
     if (!st.isFile()) throw new InputError(`cannot read ${what}: not a regular file`);
     if (st.size > limit) throw new TooLarge(what, limit);
-    return readFileSync(fd, "utf8");
+    return readFileSync(fd);
   } catch (e) {
     if (e instanceof InputError) throw e;
     throw new InputError(`cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
@@ -112,12 +125,29 @@ export function readStdin(limit: number): Buffer {
 const temps = new Set<string>();
 let handlersInstalled = false;
 
+/** Helper processes writing into a temporary directory (git mailinfo): stopped before it is removed. */
+const helpers = new Set<{ kill(signal?: NodeJS.Signals): boolean }>();
+
+/** A child process that works in a temporary directory, until it exits. */
+export function trackHelper(child: import("node:child_process").ChildProcess): void {
+  helpers.add(child);
+  child.on("exit", () => helpers.delete(child));
+}
+
 function removeTemps(): void {
-  for (const d of temps) rmSync(d, { recursive: true, force: true });
+  for (const d of temps) {
+    try {
+      // Retries: a helper stopped a moment ago may still be creating a file in it.
+      rmSync(d, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
+    } catch {
+      // Nothing more can be done on the way out; the status still says how the run ended.
+    }
+  }
   temps.clear();
 }
 
 function onSignal(signal: NodeJS.Signals): void {
+  for (const h of helpers) h.kill("SIGKILL");
   removeTemps();
   // The conventional status of a process ended by a signal: 128 + its number.
   process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGHUP" ? 1 : 15));
@@ -148,4 +178,35 @@ export function tempDir(prefix: string): { dir: string; release(): void } {
       }
     },
   };
+}
+
+/** Creates a directory and its missing parents, each with its own mkdir (never through a dangling symlink). */
+export function mkdirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) missing.push(d);
+  for (const d of missing.reverse()) mkdirSync(d);
+}
+
+/**
+ * Writes a file so that readers see the old content or the new, never a half-written one: a temporary file of
+ * this process in the same directory, renamed over the target. `fail` turns an error into what is thrown.
+ */
+export function writeAtomic(
+  file: string,
+  data: string | Uint8Array,
+  fail: (step: "mkdir" | "write", e: unknown) => Error = (_, e) => e as Error,
+): void {
+  try {
+    mkdirs(dirname(file));
+  } catch (e) {
+    throw fail("mkdir", e);
+  }
+  const tmp = join(dirname(file), `.${basename(file)}.kspec-tmp-${process.pid}`);
+  try {
+    writeFileSync(tmp, data, { flag: "wx" });
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw fail("write", e);
+  }
 }

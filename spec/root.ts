@@ -18,3 +18,5 @@ export const POLICY_DIR = join(ROOT, "spec", "policies");
 export const FLAG_DIR = join(ROOT, "spec", "flags");
 /** Built-in spec files read once at build time (so that most runs load no TypeScript parser at all). */
 export const SPEC_CACHE = join(ROOT, "dist", "spec-cache.json");
+/** A hash of the compiled code, written at build time (results kept between runs are valid for one build). */
+export const BUILD_ID = join(ROOT, "dist", "build-id");
