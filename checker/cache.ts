@@ -2,7 +2,8 @@
 // and what the disk had there (inode, size, times); a later run on the same tree reuses it while all of them are
 // unchanged, and extracts again otherwise. The same build of kspec only (dist/build-id), the same function and
 // flag macros. KSPEC_CACHE names the directory (default $XDG_CACHE_HOME/kspec or ~/.cache/kspec); KSPEC_CACHE=off
-// turns it off. A cache that cannot be read or written is skipped silently: it only ever saves time.
+// turns it off. A cache that cannot be read or written is skipped silently: it only ever saves time. Trees read
+// from git are content-addressed: an extraction is kept with the object ids of what it read.
 
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -38,10 +39,14 @@ function buildId(): string | undefined {
 /** An entry larger than this is not read (an extraction is a few kilobytes; thousands of paths are ~100 KB). */
 const MAX_ENTRY = 16 << 20;
 
-interface Stored {
-  key: string;
+interface Entry {
   deps: [string, string][];
   value: unknown;
+}
+
+interface Stored {
+  key: string;
+  entries: Entry[];
 }
 
 /** How a kept value is written as JSON and read back. */
@@ -50,26 +55,67 @@ export interface Codec<T> {
   decode(j: unknown): T;
 }
 
+/** A kept value with the paths it depends on ("dir/" for a directory listed). */
+export interface WithDeps<T> {
+  value: T;
+  deps: string[];
+}
+
 /**
  * A value computed from a tree (an extraction), from the cache when every path it depends on is as it was, else
- * computed (and kept). `key` names what is computed (the function, the flag macros); the build and the tree are
- * added. Trees with an overlay (a patch applied in memory) are computed every time.
+ * computed (and kept), with the paths it depends on. `what` names what is computed (the function, the flag
+ * macros); the build is added. On disk, the tree's directory is part of the key and a path's signature is its
+ * inode, size and times; in git, signatures are object ids and an entry serves any commit of any repository
+ * whose objects match — entries are filed by `hint`'s object id (the function's file), a few per file. Trees
+ * with an overlay (a patch applied in memory) are computed every time.
  */
-export function cachedResult<T>(tree: KernelTree, what: readonly unknown[], compute: () => T, codec: Codec<T>): T {
+export function cachedResult<T>(
+  tree: KernelTree,
+  what: readonly unknown[],
+  compute: () => T,
+  codec: Codec<T>,
+  hint?: string,
+): WithDeps<T> {
   const dir = cacheDir();
   const id = buildId();
-  if (!dir || !id || tree.hasOverlay) return compute();
-  const key = JSON.stringify([id, tree.realRoot, ...what]);
-  const file = join(dir, "extract", `${createHash("sha256").update(key).digest("hex").slice(0, 32)}.json`);
-  const hit = load(file, key, tree);
-  if (hit !== undefined) {
+  const run = () => {
+    const { value, paths } = recordReads(compute);
+    return { value, deps: tree.contentAddressed ? [...paths] : watched(tree, paths) };
+  };
+  if (!dir || !id || tree.hasOverlay) return run();
+  const content = tree.contentAddressed;
+  const key = JSON.stringify([id, content ? "git" : tree.realRoot, ...what]);
+  const name = content && hint ? `${key}\0${hint}\0${tree.signature(hint)}` : key;
+  const file = join(dir, "extract", `${createHash("sha256").update(name).digest("hex").slice(0, 32)}.json`);
+  const kept = load(file, key);
+  const hit = kept.find((e) => e.deps.every(([p, sig]) => tree.signature(p) === sig));
+  if (hit) {
     cacheStats.hits++;
-    return codec.decode(hit);
+    return { value: codec.decode(hit.value), deps: hit.deps.map(([p]) => p) };
   }
   cacheStats.misses++;
-  const { value, paths } = recordReads(compute);
-  // A path that was not there is watched through the nearest directory that is: creating it changes that
-  // directory. Thousands of include candidates collapse into a few dozen directories.
+  const r = run();
+  const entry: Entry = {
+    deps: r.deps.sort().map((p) => [p, tree.signature(p)]),
+    value: codec.encode(r.value),
+  };
+  // On disk a tree has one state that matters, the current one; in git, a few states of one file's content.
+  const entries = content ? [entry, ...kept].slice(0, 8) : [entry];
+  try {
+    writeAtomic(file, JSON.stringify({ key, entries } satisfies Stored));
+    cacheStats.stored++;
+    prune(join(dir, "extract"));
+  } catch {
+    // A read-only or full cache directory costs only the time it would have saved.
+  }
+  return r;
+}
+
+/**
+ * The paths to watch on disk: a path that was not there is watched through the nearest directory that is
+ * (creating it changes that directory), so thousands of include candidates collapse into a few dozen.
+ */
+function watched(tree: KernelTree, paths: Iterable<string>): string[] {
   const deps = new Set<string>();
   for (const p of paths) {
     if (p.endsWith("/")) {
@@ -80,19 +126,7 @@ export function cachedResult<T>(tree: KernelTree, what: readonly unknown[], comp
     while (q !== "" && tree.diskEntry(q).kind === "missing") q = q.slice(0, Math.max(0, q.lastIndexOf("/")));
     deps.add(q === p ? p : `${q}/`);
   }
-  const stored: Stored = {
-    key,
-    deps: [...deps].sort().map((p) => [p, tree.signature(p)]),
-    value: codec.encode(value),
-  };
-  try {
-    writeAtomic(file, JSON.stringify(stored));
-    cacheStats.stored++;
-    prune(join(dir, "extract"));
-  } catch {
-    // A read-only or full cache directory costs only the time it would have saved.
-  }
-  return value;
+  return [...deps];
 }
 
 /** Entries kept at most: trees come and go (a temporary copy, a worktree); the oldest entries go first. */
@@ -104,17 +138,15 @@ function prune(dir: string): void {
   const aged = names
     .map((n) => ({ n, t: statSync(join(dir, n), { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
     .sort((a, b) => a.t - b.t || (a.n < b.n ? -1 : 1));
-  for (const { n } of aged.slice(0, names.length - (MAX_ENTRIES * 3) / 4)) rmSync(join(dir, n), { force: true });
+  for (const { n } of aged.slice(0, names.length - (MAX_ENTRIES * 3) / 4))
+    rmSync(join(dir, n), { force: true });
 }
 
-function load(file: string, key: string, tree: KernelTree): unknown {
-  let s: Stored;
+function load(file: string, key: string): Entry[] {
   try {
-    s = JSON.parse(readBounded(file, MAX_ENTRY).toString("utf8")) as Stored;
+    const s = JSON.parse(readBounded(file, MAX_ENTRY).toString("utf8")) as Stored;
+    return s.key === key && Array.isArray(s.entries) ? s.entries.filter((e) => Array.isArray(e.deps)) : [];
   } catch {
-    return undefined;
+    return [];
   }
-  if (s.key !== key || !Array.isArray(s.deps)) return undefined;
-  for (const [p, sig] of s.deps) if (tree.signature(p) !== sig) return undefined;
-  return s.value;
 }

@@ -3,7 +3,14 @@
 // unverifiable (with the problems that stopped the interpreter).
 
 import { compareFns, type DiffGroup } from "../spec/compare.js";
-import { evaluate, expand, leafLookup, type Env, type ExploreOptions, type Result } from "../spec/evaluate.js";
+import {
+  evaluate,
+  expand,
+  leafLookup,
+  type Env,
+  type ExploreOptions,
+  type Result,
+} from "../spec/evaluate.js";
 import type { Policy } from "../spec/ir.js";
 import { domainOf, type InputValue } from "../spec/vocabulary.js";
 import type { CLoc, Problem } from "../kernel/problems.js";

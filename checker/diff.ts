@@ -5,17 +5,8 @@
 import { compareFns, type DiffGroup } from "../spec/compare.js";
 import type { CLoc, Problem } from "../kernel/problems.js";
 import type { KernelTree } from "../kernel/tree.js";
-import { NotLocated } from "../kernel/locate.js";
-import {
-  DEFAULT_FUNCTION,
-  extractWith,
-  maskSide,
-  notLocated,
-  openFunction,
-  runner,
-  type Extraction,
-  type FunctionInfo,
-} from "./extract.js";
+import { leafLookup, type Env } from "../spec/evaluate.js";
+import { DEFAULT_FUNCTION, extract, type Extraction, type FunctionInfo } from "./extract.js";
 
 export type Meaning =
   | {
@@ -42,19 +33,6 @@ export interface Side {
   flagsTested: string[];
 }
 
-type Opened = { info: FunctionInfo; x: Extraction; run: ReturnType<typeof runner> } | { problem: Problem };
-
-/** The function of a tree state, extracted; a state in which it cannot even be located is a problem too. */
-export function openState(tree: KernelTree, fn: string, flagMacros: readonly string[]): Opened {
-  try {
-    const { info, interp } = openFunction(tree, fn, flagMacros);
-    return { info, x: extractWith(interp, info), run: runner(interp) };
-  } catch (e) {
-    if (!(e instanceof NotLocated)) throw e;
-    return { problem: notLocated(e).problem };
-  }
-}
-
 export interface DiffOptions {
   function?: string;
   flagMacros: readonly string[];
@@ -63,35 +41,65 @@ export interface DiffOptions {
    * `mask`: one group per pair of masks (what changed, wherever it is decided: diff and log).
    */
   groupBy: "origin" | "mask";
+  /** Only these inputs' values (log --when): rows outside them are not compared. */
+  when?: Env;
 }
 
 /** What the function computes in `a` against what it computes in `b`, on every input either side reads. */
 export function treeDiff(a: KernelTree, b: KernelTree, o: DiffOptions): Meaning {
   const fn = o.function ?? DEFAULT_FUNCTION;
-  const x = openState(a, fn, o.flagMacros);
-  const y = openState(b, fn, o.flagMacros);
-  // The later state first: when both fail, its problems are the news.
+  const opts = { function: fn, flagMacros: o.flagMacros };
+  return extractionDiff(extract(a, opts), extract(b, opts), o);
+}
+
+/**
+ * Two decision tables of the function compared, each replayed in the order its C read the inputs. When both
+ * sides are unverifiable, the later one's problems are the news.
+ */
+export function extractionDiff(
+  x: Extraction,
+  y: Extraction,
+  o: Pick<DiffOptions, "groupBy" | "when">,
+): Meaning {
   for (const [side, s] of [
     ["b", y],
     ["a", x],
   ] as const) {
-    if ("problem" in s) return { kind: "unverifiable", side, problems: [s.problem] };
-    if (s.x.kind === "unverifiable")
-      return { kind: "unverifiable", side, fn: s.info, problems: s.x.problems };
+    if (s.kind === "unverifiable")
+      return {
+        kind: "unverifiable",
+        side,
+        fn: s.problems.some((p) => p.kind === "not-located") ? undefined : s.fn,
+        problems: s.problems,
+      };
   }
-  if ("problem" in x || "problem" in y || x.x.kind !== "table" || y.x.kind !== "table")
-    throw new Error("internal: unreachable");
-  const [tx, ty] = [x.x, y.x];
+  if (x.kind !== "table" || y.kind !== "table") throw new Error("internal: unreachable");
+  const side = (t: typeof x) => {
+    const lookup = leafLookup(t.leaves);
+    const fixed = o.when;
+    return (env: Env) => {
+      const l = lookup(fixed ? withFixed(env, fixed) : env);
+      return { mask: l.mask, origin: l.ret };
+    };
+  };
   const cmp = compareFns(
-    maskSide(x.run),
-    maskSide(y.run),
+    side(x),
+    side(y),
     o.groupBy === "origin" ? (l: CLoc) => `${l.file}:${l.line}` : () => "",
   );
   return {
     kind: cmp.equal ? "unchanged" : "changed",
-    a: { fn: x.info, inputs: tx.inputs, flagsTested: tx.flagsTested },
-    b: { fn: y.info, inputs: ty.inputs, flagsTested: ty.flagsTested },
+    a: { fn: x.fn, inputs: x.inputs, flagsTested: x.flagsTested },
+    b: { fn: y.fn, inputs: y.inputs, flagsTested: y.flagsTested },
     inputs: cmp.inputs,
     groups: cmp.groups,
   };
+}
+
+/** An assignment with some inputs fixed: those are never asked for, so paths differ only in the others. */
+function withFixed(env: Env, fixed: Env): Env {
+  return {
+    get: (k: string) => fixed.get(k) ?? env.get(k),
+    has: (k: string) => fixed.has(k) || env.has(k),
+  } as Env;
 }

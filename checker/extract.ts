@@ -6,10 +6,10 @@ import type { Preprocessor } from "../kernel/cpp.js";
 import { Preprocessor as Cpp } from "../kernel/cpp.js";
 import { DEFAULT_FUNCTION, locateFunction, NotLocated, type FunctionInfo } from "../kernel/locate.js";
 import { Unverifiable, type CLoc, type Problem } from "../kernel/problems.js";
-import type { KernelTree } from "../kernel/tree.js";
+import { recordReads, type KernelTree } from "../kernel/tree.js";
 import { explore, type Env, type ExploreOptions } from "../spec/evaluate.js";
 import { sortInputs, type InputValue } from "../spec/vocabulary.js";
-import { cachedResult, type Codec } from "./cache.js";
+import { cachedResult, type Codec, type WithDeps } from "./cache.js";
 import { Interpreter } from "./interp.js";
 
 export { DEFAULT_FUNCTION, type FunctionInfo };
@@ -33,7 +33,7 @@ export type Extraction =
 
 type RunResult = { ok: true; mask: number; ret: CLoc } | { ok: false; problem: Problem };
 
-export function runner(interp: Interpreter): (env: Env) => RunResult {
+function runner(interp: Interpreter): (env: Env) => RunResult {
   return (env) => {
     try {
       return { ok: true, ...interp.run(env) };
@@ -41,18 +41,6 @@ export function runner(interp: Interpreter): (env: Env) => RunResult {
       if (e instanceof Unverifiable) return { ok: false, problem: e.problem };
       throw e;
     }
-  };
-}
-
-/**
- * The runner as one side of a comparison: the mask and the return that produced it. Callers extract first, so
- * a problem here would mean the interpreter is not deterministic.
- */
-export function maskSide(run: (env: Env) => RunResult): (env: Env) => { mask: number; origin: CLoc } {
-  return (env) => {
-    const r = run(env);
-    if (!r.ok) throw new Error(`internal: ${r.problem.message}`);
-    return { mask: r.mask, origin: r.ret };
   };
 }
 
@@ -125,6 +113,17 @@ export function notLocated(e: NotLocated): { fn: FunctionInfo; problem: Problem 
  * options ask for a different exploration (eager inputs, a path limit).
  */
 export function extract(tree: KernelTree, opts: ExtractOptions): Extraction {
+  return extractWithDeps(tree, opts).value;
+}
+
+/** Where the function usually is: the file its kept extractions are filed under in a git cache. */
+const USUAL_FILE = "arch/x86/kvm/vmx/vmx.c";
+
+/** As extract(), with the paths the extraction depends on (read, probed, or listed: "dir/"). */
+export function extractWithDeps(
+  tree: KernelTree,
+  opts: ExtractOptions & { hint?: string },
+): WithDeps<Extraction> {
   const name = opts.function ?? DEFAULT_FUNCTION;
   const run = (): Extraction => {
     let f: OpenFunction;
@@ -138,14 +137,23 @@ export function extract(tree: KernelTree, opts: ExtractOptions): Extraction {
     return extractWith(f.interp, f.info, opts);
   };
   const plain = !opts.eager?.length && opts.maxLeaves === undefined && opts.maxProblems === undefined;
-  return plain
-    ? cachedResult(tree, ["extract", name, [...opts.flagMacros].sort()], run, EXTRACTION_JSON)
-    : run();
+  if (!plain) {
+    const r = recordReads(run);
+    return { value: r.value, deps: [...r.paths] };
+  }
+  return cachedResult(
+    tree,
+    ["extract", name, [...opts.flagMacros].sort()],
+    run,
+    EXTRACTION_JSON,
+    opts.hint ?? USUAL_FILE,
+  );
 }
 
 /** Extractions as JSON: an env (a Map) as [input, value] pairs in the order the C read them (it matters). */
 const EXTRACTION_JSON: Codec<Extraction> = {
-  encode: (x) => (x.kind === "table" ? { ...x, leaves: x.leaves.map((l) => ({ ...l, env: [...l.env] })) } : x),
+  encode: (x) =>
+    x.kind === "table" ? { ...x, leaves: x.leaves.map((l) => ({ ...l, env: [...l.env] })) } : x,
   decode: (j) => {
     const x = j as Extraction;
     if (x.kind !== "table") return x;

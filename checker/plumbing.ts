@@ -376,8 +376,8 @@ export function plumbing(tree: KernelTree, base: KernelTree, o: PlumbingOptions 
     // and then nothing is parsed or looked up.
     const isNew = (name: string) => !new RegExp(`\\b${name}\\b`).test(old);
     const helperCalls = [...text.matchAll(/\b(kvm_slot_\w+)\s*\(/g)].filter((m) => isNew(m[1]));
-    const constants = [...text.matchAll(new RegExp(`\\b(?:${FLAG_PREFIX}|${CAP_PREFIX})\\w*`, "g"))].filter((m) =>
-      isNew(m[0]),
+    const constants = [...text.matchAll(new RegExp(`\\b(?:${FLAG_PREFIX}|${CAP_PREFIX})\\w*`, "g"))].filter(
+      (m) => isNew(m[0]),
     );
     if (!helperCalls.length && !constants.length) continue;
     const pp = new Preprocessor(tree, file);
@@ -389,7 +389,9 @@ export function plumbing(tree: KernelTree, base: KernelTree, o: PlumbingOptions 
       if (id.type !== "identifier" || id.text !== fn || call?.type !== "call_expression") continue;
       if (call.childForFieldName("function")?.startIndex !== id.startIndex) continue;
       if (SLOT_HELPER.test(fn) && !visibleName(tree, pp, fn))
-        problems.push(finding("undefined-helper", `${fn}() is used but not defined`, { file, line: lineOf(call) }));
+        problems.push(
+          finding("undefined-helper", `${fn}() is used but not defined`, { file, line: lineOf(call) }),
+        );
     }
     for (const m of constants) {
       const id = nodeAt(text, m.index);

@@ -152,7 +152,7 @@ export async function verifyPatchInputs(
   base: KernelTree,
   inputs: readonly string[],
   stdin: () => Buffer,
-  o: VerifyOptions,
+  o: VerifyOptions & { stdinName?: string },
 ): Promise<VerifyReport> {
-  return verifyPatches(base, await readSeries(inputs, stdin, o.seriesVersion), o);
+  return verifyPatches(base, await readSeries(inputs, stdin, o.seriesVersion, o.stdinName), o);
 }

@@ -21,6 +21,7 @@ const LOADERS: Readonly<Record<string, () => Promise<Command>>> = {
   import: async () => (await import("./commands/import.js")).importCmd,
   diff: async () => (await import("./commands/diff.js")).diffCmd,
   sync: async () => (await import("./commands/sync.js")).sync,
+  log: async () => (await import("./commands/log.js")).logCmd,
 };
 
 export const COMMAND_NAMES: readonly string[] = Object.keys(LOADERS);

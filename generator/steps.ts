@@ -27,11 +27,13 @@ function verifyParse(file: string, before: string, after: string): void {
   const added = addedLines(before, after);
   if (!added.length) return;
   const bad = (roots: SyntaxNode[]) =>
-    roots.flatMap((r) => syntaxErrors(r)).find((e) => {
-      const a = e.startPosition.row + 1;
-      const b = e.endPosition.row + 1;
-      return added.some(([s, t]) => a <= t && b >= s);
-    });
+    roots
+      .flatMap((r) => syntaxErrors(r))
+      .find((e) => {
+        const a = e.startPosition.row + 1;
+        const b = e.endPosition.row + 1;
+        return added.some(([s, t]) => a <= t && b >= s);
+      });
   // The functions around the added lines are parsed alone where the brace scan is sure of them; an error found
   // that way is confirmed on the whole file (a range can lack context the file has).
   const items = itemsAround(after, added);

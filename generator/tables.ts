@@ -56,6 +56,8 @@ export function hazardItems(policy: Policy, hazards: readonly HazardFinding[]): 
   return [
     `Hazards kspec finds in ${policy.name}:`,
     "",
-    ...hazards.map((h) => `  - #${h.domain} ${h.id}: ${h.title}, when ${h.rows.map(formatCube).join("; or when ")}.`),
+    ...hazards.map(
+      (h) => `  - #${h.domain} ${h.id}: ${h.title}, when ${h.rows.map(formatCube).join("; or when ")}.`,
+    ),
   ].join("\n");
 }

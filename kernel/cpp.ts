@@ -296,7 +296,8 @@ export class Preprocessor {
       if (bytes === undefined) {
         // Resolved, then refused when read (too large); or a forced include the tree does not have.
         const e = this.tree.entry(f);
-        if (e.kind === "outside" || e.kind === "too-large") blocked.push({ path: f, entry: e, from, line: line() });
+        if (e.kind === "outside" || e.kind === "too-large")
+          blocked.push({ path: f, entry: e, from, line: line() });
         continue;
       }
       order.push(f);
@@ -367,7 +368,8 @@ function firstCandidate(candidates: string[], entry: (p: string) => Entry): Reso
     probed.push(p);
     const e = entry(p);
     if (e.kind === "file") return { candidates, probed, file: p };
-    if (e.kind === "outside" || e.kind === "too-large") return { candidates, probed, blocked: { path: p, entry: e } };
+    if (e.kind === "outside" || e.kind === "too-large")
+      return { candidates, probed, blocked: { path: p, entry: e } };
   }
   return { candidates, probed };
 }

@@ -251,7 +251,8 @@ function sitesIn(file: string, text: string, vmxFn: string): MtMaskSites {
       if (fn.startIndex <= i && i < fn.endIndex && once(n)) out.calls.push({ file, node: n });
     }
   }
-  const byPosition = (a: { node: SyntaxNode }, b: { node: SyntaxNode }) => a.node.startIndex - b.node.startIndex;
+  const byPosition = (a: { node: SyntaxNode }, b: { node: SyntaxNode }) =>
+    a.node.startIndex - b.node.startIndex;
   out.prototypes.sort(byPosition);
   out.calls.sort(byPosition);
   return out;
@@ -265,7 +266,8 @@ const flagsChangeTestsOf = new PerText<SyntaxNode[]>();
 /** The caller of get_mt_mask that makes SPTEs (make_spte()): its call, and the function around it. */
 export function mtMaskCaller(tree: KernelTree): { text: string; call: SyntaxNode; fn: SyntaxNode | null } {
   const text = readSite(tree, SITES.spte, "the get_mt_mask call");
-  const calls = descendants(parseC(text).rootNode, "call_expression", (n) => n.childForFieldName("function")!.text.includes(MT_MASK_MEMBER),
+  const calls = descendants(parseC(text).rootNode, "call_expression", (n) =>
+    n.childForFieldName("function")!.text.includes(MT_MASK_MEMBER),
   );
   if (calls.length !== 1)
     throw new InputError(`${SITES.spte}: expected one ${MT_MASK_MEMBER} call, found ${calls.length}`);

@@ -80,7 +80,11 @@ function run(cmd: string, args: string[], input?: string): Promise<string> {
  * `f` over every item, at most `width` at a time, results in the items' order; the first failure in that order
  * is thrown once all have settled (so that no child process outlives the call).
  */
-export async function inPool<T, R>(items: readonly T[], width: number, f: (x: T) => Promise<R>): Promise<R[]> {
+export async function inPool<T, R>(
+  items: readonly T[],
+  width: number,
+  f: (x: T) => Promise<R>,
+): Promise<R[]> {
   const results: PromiseSettledResult<R>[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
@@ -107,8 +111,12 @@ function isMail(text: string): boolean {
 }
 
 /** One input (a path or "-" for standard input) -> the patches it carries, replies and cover letters skipped. */
-export async function readMails(arg: string, stdin: () => Buffer): Promise<MailPatch[]> {
-  const name = arg === "-" ? "<stdin>" : arg;
+export async function readMails(
+  arg: string,
+  stdin: () => Buffer,
+  stdinName = "<stdin>",
+): Promise<MailPatch[]> {
+  const name = arg === "-" ? stdinName : arg;
   const buf = arg === "-" ? stdin() : readBounded(arg, MAX_INPUT_BYTES);
   if (buf.includes(0)) throw new InputError(`${name}: binary data, not a patch`);
   const text = buf.toString("utf8");
@@ -131,7 +139,11 @@ export async function readMails(arg: string, stdin: () => Buffer): Promise<MailP
     let skipped = 0;
     // git mailinfo for every message, a few at a time: most of a series' reading is waiting for git.
     const infos = await inPool(mails, 4, (m) =>
-      run("git", ["mailinfo", "-k", join(tmp.dir, `${m}.msg`), join(tmp.dir, `${m}.patch`)], readFileSync(join(tmp.dir, m), "utf8")),
+      run(
+        "git",
+        ["mailinfo", "-k", join(tmp.dir, `${m}.msg`), join(tmp.dir, `${m}.patch`)],
+        readFileSync(join(tmp.dir, m), "utf8"),
+      ),
     );
     for (const [i, m] of mails.entries()) {
       const source = mails.length > 1 ? `${name} #${i + 1}` : name;

@@ -23,8 +23,11 @@ export interface Patch extends Omit<MailPatch, "diff"> {
 }
 
 /** The patches of one input (a path or "-" for standard input). */
-export async function readInput(arg: string, stdin: () => Buffer): Promise<Patch[]> {
-  return (await readMails(arg, stdin)).map(({ diff, ...m }) => ({ ...m, files: parseDiff(diff, m.source) }));
+export async function readInput(arg: string, stdin: () => Buffer, stdinName?: string): Promise<Patch[]> {
+  return (await readMails(arg, stdin, stdinName)).map(({ diff, ...m }) => ({
+    ...m,
+    files: parseDiff(diff, m.source),
+  }));
 }
 
 /**
@@ -309,9 +312,11 @@ export async function readSeries(
   inputs: readonly string[],
   stdin: () => Buffer,
   version?: number,
+  /** What "-" is called in messages (standard input, or the commits a revision range names). */
+  stdinName?: string,
 ): Promise<Patch[]> {
   if (inputs.filter((p) => p === "-").length > 1) throw new InputError("standard input can be read once");
   // The inputs are read side by side (each waits mostly for git); messages name the first bad one in order.
-  const read = (await inPool(inputs, 4, (a) => readInput(a, stdin))).flat();
+  const read = (await inPool(inputs, 4, (a) => readInput(a, stdin, stdinName))).flat();
   return orderSeries(read, version);
 }

@@ -87,11 +87,12 @@ function same(a: Fingerprint, b: Fingerprint): boolean {
   return a === b || (a instanceof Buffer && b instanceof Buffer && a.equals(b));
 }
 
-interface Shared {
+export interface Shared {
   value: unknown;
   /** Every path the value was computed from: read, or probed for existence. */
   deps: ReadonlySet<string>;
-  /** The fingerprints of those of the paths the overlay held when the value was computed. */
+  /** The fingerprints of those of the paths the overlay held when the value was computed (of every path, for a
+   * content-addressed source). */
   overlaid: ReadonlyMap<string, Fingerprint>;
   /** The fingerprint of a path as the disk has it. */
   disk: (p: string) => Fingerprint;
@@ -118,20 +119,81 @@ export function recordReads<T>(f: () => T): { value: T; paths: Set<string> } {
   }
 }
 
-/** The disk under a root, read once per path: real paths checked, directory listings cached. */
-class DiskSource {
+/**
+ * Where a tree's files come from: the disk under a directory (DiskSource), or a commit of a git repository
+ * (kernel/git). Paths are normalized and tree-relative; every answer is kept for the life of the source.
+ */
+export interface TreeSource {
+  /** The real path a write must never resolve into (the tree's directory; a repository's git directory). */
   readonly realRoot: string;
+  /** The commit the files are from, and its repository, for a git source. */
+  readonly commit?: string;
+  readonly gitDir?: string;
+  /** Values shared by the states of a tree (KernelTree.shared), a few per key. */
+  readonly shared: Map<string, Shared[]>;
+  /** Values that depend on the source alone (KernelTree.onDisk). */
+  readonly diskMemos: Map<string, unknown>;
+  entry(rel: string): Entry;
+  bytes(rel: string): Buffer | undefined;
+  read(rel: string): string | undefined;
+  /** Files under a directory, recursively, sorted; the paths refused; the directories walked. */
+  files(rel: string): Walk;
+  /** What is at a path now, to tell whether a result computed from it still holds ("-": nothing). */
+  signature(rel: string): string;
+  /** Signatures name the content (git object ids): a result is valid wherever they match, in any tree. */
+  readonly contentAddressed: boolean;
+}
+
+/** What every source keeps: texts decoded from bytes once, and directory walks. */
+export abstract class SourceBase {
+  private readonly texts = new Map<string, string>();
+  private readonly walks = new Map<string, Walk>();
+
+  abstract bytes(rel: string): Buffer | undefined;
+  /** Fills a walk of a directory: its files, the paths refused, the directories walked. */
+  protected abstract walkInto(rel: string, w: Walk): void;
+
+  read(rel: string): string | undefined {
+    let t = this.texts.get(rel);
+    if (t === undefined) {
+      const b = this.bytes(rel);
+      if (b === undefined) return undefined;
+      this.texts.set(rel, (t = b.toString("utf8")));
+    }
+    return t;
+  }
+
+  files(rel: string): Walk {
+    let w = this.walks.get(rel);
+    if (!w) {
+      w = { files: [], blocked: [], dirs: [] };
+      this.walkInto(rel, w);
+      this.walks.set(rel, w);
+    }
+    return w;
+  }
+}
+
+export interface Walk {
+  files: string[];
+  blocked: Blocked[];
+  dirs: string[];
+}
+
+/** The disk under a root, read once per path: real paths checked, directory listings cached. */
+class DiskSource extends SourceBase implements TreeSource {
+  readonly realRoot: string;
+  readonly contentAddressed = false;
   private readonly dirs = new Map<string, Map<string, Dirent> | Entry>();
   private readonly entries = new Map<string, Entry>();
   private readonly raw = new Map<string, Buffer>();
-  private readonly texts = new Map<string, string>();
-  private readonly walks = new Map<string, { files: string[]; blocked: Blocked[]; dirs: string[] }>();
   /** Values shared by the states of this tree (KernelTree.shared), a few per key. */
   readonly shared = new Map<string, Shared[]>();
   /** Values that depend on the disk alone (KernelTree.onDisk). */
   readonly diskMemos = new Map<string, unknown>();
 
   constructor(readonly root: string) {
+    super();
     this.realRoot = realpathSync(root);
   }
 
@@ -218,25 +280,9 @@ class DiskSource {
     return b;
   }
 
-  read(rel: string): string | undefined {
-    let t = this.texts.get(rel);
-    if (t === undefined) {
-      const b = this.bytes(rel);
-      if (b === undefined) return undefined;
-      this.texts.set(rel, (t = b.toString("utf8")));
-    }
-    return t;
-  }
-
   /** Files under a directory, recursively, sorted; symlinks followed only where they stay inside the tree. */
-  files(rel: string): { files: string[]; blocked: Blocked[]; dirs: string[] } {
-    let w = this.walks.get(rel);
-    if (!w) {
-      w = { files: [], blocked: [], dirs: [] };
-      this.walk(rel, w.files, w.blocked, new Set(), w.dirs);
-      this.walks.set(rel, w);
-    }
-    return w;
+  protected walkInto(rel: string, w: Walk): void {
+    this.walk(rel, w.files, w.blocked, new Set(), w.dirs);
   }
 
   /**
@@ -279,33 +325,40 @@ class DiskSource {
   }
 }
 
+/** A path that must be a directory, or one line saying it is not. */
+export function requireDirectory(dir: string): void {
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw new InputError(`not a directory: ${dir}`);
+}
+
+/** A tree with no Makefile and arch/x86 is not a kernel (one clear line, not a missing-function verdict). */
+export function requireKernel(tree: KernelTree, shown: string): void {
+  if (tree.entry("Makefile").kind !== "file" || tree.entry("arch/x86").kind !== "dir")
+    throw new InputError(`not a kernel tree (no Makefile and arch/x86): ${shown}`);
+}
+
 export class KernelTree {
   readonly root: string;
-  private readonly source: DiskSource;
+  private readonly source: TreeSource;
   private readonly overlay: ReadonlyMap<string, string | null>;
 
-  constructor(root: string, overlay: ReadonlyMap<string, string | null> = new Map(), source?: DiskSource) {
-    this.root = resolve(root);
+  constructor(root: string, overlay: ReadonlyMap<string, string | null> = new Map(), source?: TreeSource) {
+    this.root = source ? root : resolve(root);
     this.source = source ?? new DiskSource(this.root);
     this.overlay = overlay;
   }
 
   static open(dir: string): KernelTree {
-    let st;
-    try {
-      st = statSync(dir);
-    } catch {
-      throw new InputError(`not a directory: ${dir}`);
-    }
-    if (!st.isDirectory()) throw new InputError(`not a directory: ${dir}`);
+    requireDirectory(dir);
     const tree = new KernelTree(dir);
-    if (tree.entry("Makefile").kind !== "file" || tree.entry("arch/x86").kind !== "dir")
-      throw new InputError(`not a kernel tree (no Makefile and arch/x86): ${dir}`);
+    requireKernel(tree, dir);
     return tree;
   }
 
   /** HEAD, when the tree is a clean git work tree of its own (a series can then name its base-commit). */
   gitBase(): string | undefined {
+    // A tree read from a commit is that commit.
+    if (this.source.commit) return this.source.commit;
     const git = (...args: string[]) =>
       execFileSync("git", ["-C", this.root, ...args], {
         encoding: "utf8",
@@ -324,7 +377,8 @@ export class KernelTree {
   gitIdentity(): { name: string; email: string } | undefined {
     const get = (k: string) => {
       try {
-        return execFileSync("git", ["-C", this.root, "config", "--get", k], {
+        const where = this.source.gitDir ? ["--git-dir", this.source.gitDir] : ["-C", this.root];
+        return execFileSync("git", [...where, "config", "--get", k], {
           encoding: "utf8",
           stdio: ["ignore", "pipe", "ignore"],
         }).trim();
@@ -374,6 +428,11 @@ export class KernelTree {
     return this.overlay.has(rel);
   }
 
+  /** Whether signatures name contents (a tree read from git), so that results carry across commits. */
+  get contentAddressed(): boolean {
+    return this.source.contentAddressed;
+  }
+
   get hasOverlay(): boolean {
     return this.overlay.size > 0;
   }
@@ -391,8 +450,11 @@ export class KernelTree {
   ): T {
     const entries = this.source.shared.get(key) ?? [];
     const now = (p: string) => fingerprint(this.bytes(p) ?? null);
+    // Content-addressed sources (the commits of a repository) share entries: every dependency is compared.
+    const all = this.source.contentAddressed;
     const valid = (e: Shared) => {
       for (const [p, v] of e.overlaid) if (!same(now(p), v)) return false;
+      if (all) return true;
       for (const p of this.overlay.keys())
         if (!e.overlaid.has(p) && e.deps.has(p) && !same(now(p), e.disk(p))) return false;
       return true;
@@ -405,7 +467,7 @@ export class KernelTree {
     const { value, deps } = compute();
     if (recorders.length) for (const p of deps) note(p);
     const overlaid = new Map<string, Fingerprint>();
-    for (const p of this.overlay.keys()) if (deps.has(p)) overlaid.set(p, now(p));
+    for (const p of all ? deps : this.overlay.keys()) if (all || deps.has(p)) overlaid.set(p, now(p));
     const source = this.source;
     const disk = (p: string) => fingerprint(source.bytes(p) ?? null);
     entries.unshift({ value, deps, overlaid, disk });

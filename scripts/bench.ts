@@ -2,7 +2,7 @@
 // empty KSPEC_CACHE, as on the first run on a machine) and warm (the cache a previous run left), next to the
 // Coccinelle yardstick measured in the same run: spatch locating vmx_get_mt_mask() in vmx.c with a one-rule
 // semantic patch that has a python script rule (without one, spatch skips the file in 20 ms). Then tree-sitter
-// and node alone, and the scaling of `check` with the number of boolean inputs.
+// and node alone; `kspec log` against `git log -L`; and the scaling of `check` with the number of boolean inputs.
 // Run with `npm run bench`; nothing here is asserted, only measured.
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../spec/root.js";
 import { scalingRun } from "./bench-scaling.js";
+import { buildHistory } from "./history.js";
 
 const RUNS = Number(process.env.KSPEC_BENCH_RUNS ?? 7);
 
@@ -104,8 +105,17 @@ const series = readdirSync(seriesDir)
   .map((f) => join(seriesDir, f));
 
 const commands: { name: string; args: string[]; goal: number; stats?: boolean }[] = [
-  { name: "check (built-in policy)", args: ["check", "--kernel", dir612, "--policy", "linux-6.12"], goal: 0.25, stats: true },
-  { name: "check (a policy file of the user's)", args: ["check", "--kernel", dir612, "--policy", userPolicy], goal: 0.3 },
+  {
+    name: "check (built-in policy)",
+    args: ["check", "--kernel", dir612, "--policy", "linux-6.12"],
+    goal: 0.25,
+    stats: true,
+  },
+  {
+    name: "check (a policy file of the user's)",
+    args: ["check", "--kernel", dir612, "--policy", userPolicy],
+    goal: 0.3,
+  },
   {
     name: `verify-patch (the ${series.length}-patch series)`,
     args: ["verify-patch", "--kernel", dir612, "--policy", "linux-6.12+non-coherent-dma", ...series],
@@ -124,13 +134,23 @@ const header = ["command", "cold", "ratio", "warm", "ratio", "goal (cold)"];
 const table: string[][] = [];
 let parsed: string[] = [];
 for (const c of commands) {
-  const cold = time(process.execPath, [kspec, ...c.args], { cache: "cold", env: c.stats ? { KSPEC_STATS: "1" } : {} });
+  const cold = time(process.execPath, [kspec, ...c.args], {
+    cache: "cold",
+    env: c.stats ? { KSPEC_STATS: "1" } : {},
+  });
   const warm = time(process.execPath, [kspec, ...c.args], { cache: "warm" });
   if (c.stats) parsed = JSON.parse(/kspec-stats (.*)/.exec(cold.stderr)![1]).parsed;
-  table.push([c.name, ms(cold.median), ratio(cold), ms(warm.median), ratio(warm), `<= ${c.goal.toFixed(2)}x`]);
+  table.push([
+    c.name,
+    ms(cold.median),
+    ratio(cold),
+    ms(warm.median),
+    ratio(warm),
+    `<= ${c.goal.toFixed(2)}x`,
+  ]);
 }
 
-// tree-sitter alone, in a fresh process, on the files `check` parsed; node alone.
+// The floor the issue names: node starting and tree-sitter parsing vmx.c, in a fresh process; node alone.
 const parseOnly = join(work, "parse-only.mjs");
 writeFileSync(
   parseOnly,
@@ -139,15 +159,24 @@ import { readFileSync } from "node:fs";
 const require = createRequire(${JSON.stringify(join(ROOT, "package.json"))});
 const Parser = require("tree-sitter"), C = require("tree-sitter-c");
 const p = new Parser(); p.setLanguage(C);
-for (const f of ${JSON.stringify(parsed)}) { const t = readFileSync(${JSON.stringify(dir612)} + "/" + f, "utf8"); p.parse((i) => t.slice(i, i + 65536)); }
+const t = readFileSync(${JSON.stringify(join(dir612, "arch/x86/kvm/vmx/vmx.c"))}, "utf8"); p.parse((i) => t.slice(i, i + 65536));
 `,
 );
 const ts = time(process.execPath, [parseOnly]);
 const node = time(process.execPath, ["-e", "0"]);
-table.push([`tree-sitter parsing the ${parsed.length} file(s) check parsed, alone`, ms(ts.median), ratio(ts), "", "", ""]);
+table.push([
+  "node starting and tree-sitter parsing vmx.c whole, alone",
+  ms(ts.median),
+  ratio(ts),
+  "",
+  "",
+  "",
+]);
 table.push(["node startup alone", ms(node.median), ratio(node), "", "", ""]);
 table.push([
-  spatch ? "Coccinelle (spatch) locating vmx_get_mt_mask in vmx.c: the yardstick" : "Coccinelle (spatch): not installed",
+  spatch
+    ? "Coccinelle (spatch) locating vmx_get_mt_mask in vmx.c: the yardstick"
+    : "Coccinelle (spatch): not installed",
   spatch ? ms(spatch.median) : "",
   spatch ? "1.00x" : "",
   "",
@@ -159,9 +188,37 @@ rmSync(work, { recursive: true, force: true });
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
 const line = (r: string[]) =>
   "  " + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-console.log(`files tree-sitter parsed during check: ${parsed.join(", ")}\n`);
+console.log(
+  `files tree-sitter parsed whole during check: ${parsed.join(", ") || "none (only byte ranges)"}\n`,
+);
 console.log(line(header));
 for (const r of table) console.log(line(r));
+
+// kspec log over a history of its own making (scripts/history.ts: 16 commits), against git log -L on the same
+// repository: the textual history reviewers read today.
+{
+  const h = buildHistory(dir612);
+  const range = `${h.commits.get("base")}..HEAD`;
+  const logArgs = [kspec, "log", "--kernel", h.dir, range];
+  const cold = time(process.execPath, logArgs, { cache: "cold" });
+  const warm = time(process.execPath, logArgs, { cache: "warm" });
+  const gitL = time("git", ["-C", h.dir, "log", "-L", ":vmx_get_mt_mask:arch/x86/kvm/vmx/vmx.c", range]);
+  const r = (t: Timing) => `${(t.median / gitL.median).toFixed(1)}x`;
+  const commits = h.commits.size - 1;
+  console.log(
+    `\nkspec log over ${commits} commits (a repository built from the 6.12 tree), against git log -L\n`,
+  );
+  const rows = [
+    ["command", "median", "ratio to git log -L"],
+    [`kspec log ${"(cold)"}`, ms(cold.median), r(cold)],
+    ["kspec log (warm)", ms(warm.median), r(warm)],
+    ["git log -L :vmx_get_mt_mask:arch/x86/kvm/vmx/vmx.c", ms(gitL.median), "1.0x"],
+  ];
+  const w = rows[0].map((_, i) => Math.max(...rows.map((x) => x[i].length)));
+  for (const x of rows)
+    console.log("  " + x.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join("  "));
+  rmSync(h.dir, { recursive: true, force: true });
+}
 
 // Scaling: in-process times of the comparison alone (tree parsing and macro lookups are shared).
 const ks = [4, 8, 12, 16, 20, 24];

@@ -143,7 +143,9 @@ export async function parseSpecText(
   // require, not import(): importing a CommonJS package makes Node lex all of it for named exports (~40 ms).
   const { parse } = createRequire(import.meta.url)("@babel/parser") as typeof import("@babel/parser");
   const at = (n: { loc: { start: { line: number; column: number } } } | undefined): Loc =>
-    n ? { file: shown, line: n.loc.start.line, col: n.loc.start.column + 1 } : { file: shown, line: 1, col: 1 };
+    n
+      ? { file: shown, line: n.loc.start.line, col: n.loc.start.column + 1 }
+      : { file: shown, line: 1, col: 1 };
   const syntaxError = (message: string, line: number, column: number): SpecProblem => ({
     kind: "syntax",
     loc: { file: shown, line, col: column + 1 },
@@ -159,7 +161,11 @@ export async function parseSpecText(
       errorRecovery: true,
       createParenthesizedExpressions: true,
     });
-    const recovered = (file.errors ?? []) as unknown as { reasonCode?: string; message: string; loc: { line: number; column: number } }[];
+    const recovered = (file.errors ?? []) as unknown as {
+      reasonCode?: string;
+      message: string;
+      loc: { line: number; column: number };
+    }[];
     if (recovered.length) {
       throw new SpecError(recovered.map((e) => syntaxError(e.message, e.loc.line, e.loc.column)));
     }
@@ -241,7 +247,11 @@ export async function parseSpecText(
           if (el && el.type !== "SpreadElement") return read(el, [...path, i]);
           if (el) notLiteral(el);
           else
-            errors.push({ kind: "not-literal", loc: at(node), message: "policy files are data: an array hole is not a literal" });
+            errors.push({
+              kind: "not-literal",
+              loc: at(node),
+              message: "policy files are data: an array hole is not a literal",
+            });
           return null;
         });
       case "ObjectExpression": {

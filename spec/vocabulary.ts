@@ -233,3 +233,37 @@ export function formatLiteral(name: string, values: readonly InputValue[]): stri
   if (missing.length === 1 && values.length > 2) return `${name}!=${String(missing[0])}`;
   return `${name} in {${values.join(",")}}`;
 }
+
+/**
+ * A conjunction as people write it (the inverse of formatLiteral): `noncoherentDma cr0Cd !quirkCdNwCleared
+ * guestMtrr=WC`, one literal per word. Each name must be an input and each value in its domain; the Error says
+ * which is not (callers turn it into their own input error).
+ */
+export function parseConjunction(text: string): Map<string, InputValue> {
+  const out = new Map<string, InputValue>();
+  for (const word of text
+    .trim()
+    .split(/[\s,]+/)
+    .filter(Boolean)) {
+    const m = /^(!?)([A-Za-z][\w:]*)(?:=(.+))?$/.exec(word);
+    if (!m) throw new Error(`'${word}': not a literal (write name, !name or name=value)`);
+    const [, not, name, value] = m;
+    const def = inputDef(name);
+    if (!def) throw new Error(`'${name}' is not an input (kspec explain --help lists them)`);
+    let v: InputValue;
+    if (value === undefined) {
+      if (def.kind !== "bool") throw new Error(`${name} needs a value: ${name}=${def.domain.join("|")}`);
+      v = !not;
+    } else {
+      if (not) throw new Error(`'${word}': ! goes with a boolean input only`);
+      const hit = def.domain.find((d) => String(d) === value || formatValue(d) === value);
+      if (hit === undefined) throw new Error(`${name}=${value}: not one of ${def.domain.join(", ")}`);
+      v = hit;
+    }
+    if (out.has(name) && out.get(name) !== v)
+      throw new Error(`${name} is given twice, with different values`);
+    out.set(name, v);
+  }
+  if (!out.size) throw new Error("an empty condition");
+  return out;
+}

@@ -2,7 +2,15 @@
 // to what the extraction read — a header's text, a new file beside the function, a file created where an
 // include was looked for — is noticed. On a partial copy of the Debian 6.12 tree, with real files changed.
 
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -58,7 +66,10 @@ describe("the extraction cache", () => {
 
   it("a new file beside the function is seen: a second definition makes it not located", () => {
     const extra = join(tree, "arch/x86/kvm/vmx/fork.c");
-    writeFileSync(extra, "u8 vmx_get_mt_mask(struct kvm_vcpu *vcpu, gfn_t gfn, bool is_mmio)\n{\n\treturn 0;\n}\n");
+    writeFileSync(
+      extra,
+      "u8 vmx_get_mt_mask(struct kvm_vcpu *vcpu, gfn_t gfn, bool is_mmio)\n{\n\treturn 0;\n}\n",
+    );
     const r = check();
     expect(r.stats).toMatchObject({ misses: 1 });
     expect(r.code).toBe(2);

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { checkTree, type Verdict } from "../../checker/check.js";
 import { slotFlagMacros } from "../../checker/binding.js";
-import { KernelTree } from "../../kernel/tree.js";
+import { openTree } from "../kernel.js";
 import { formatProblem, InputError, SpecError } from "../../spec/errors.js";
 import { readBounded } from "../../spec/files.js";
 import type { Policy } from "../../spec/ir.js";
@@ -77,7 +77,7 @@ type PairResult =
 
 async function checkPair(pair: SyncPair, index: number): Promise<PairResult> {
   try {
-    const tree = KernelTree.open(pair.kernel);
+    const tree = openTree(pair.kernel);
     const flagMacros = await slotFlagMacros({ flag: pair.flag });
     const policy = await resolvePolicy(pair.policy);
     return {

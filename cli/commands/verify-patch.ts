@@ -1,5 +1,7 @@
 // Command stage: `kspec verify-patch` — a hand-written series applied in memory, checked step by step.
 
+import { existsSync } from "node:fs";
+import { formatPatches } from "../../kernel/git.js";
 import { InputError } from "../../spec/errors.js";
 import { readStdin } from "../../spec/files.js";
 import { cubeToJson, formatCube } from "../../spec/cubes.js";
@@ -162,6 +164,14 @@ function number(values: Record<string, unknown>, name: string): number | undefin
   return Number(v);
 }
 
+/** `BASE..TIP` as the one input, when --kernel is a git repository and no file has that name. */
+function revisionRange(kernel: string | undefined, inputs: readonly string[]) {
+  if (!kernel || inputs.length !== 1) return undefined;
+  const m = /^([^.\s][^\s]*?)\.\.([^.\s][^\s]*)$/.exec(inputs[0]);
+  if (!m || existsSync(inputs[0])) return undefined;
+  return formatPatches(kernel, m[1], m[2]);
+}
+
 export const verifyPatch: Command = {
   name: "verify-patch",
   summary: "apply a patch series in memory and check every step and the end state against a policy",
@@ -208,13 +218,21 @@ Exit: 0 equal and no error (warnings are printed); 1 differs or an error, or a w
     const fuzz = number(values, "fuzz");
     const seriesVersion = number(values, "series-version");
     const strict = !!values.strict;
-    const tree = kernelTree(values);
-    const r = await verifyPatchInputs(tree, positionals, () => readStdin(MAX_INPUT_BYTES), {
-      policy: expr,
-      flag: str(values, "flag"),
-      fuzz,
-      seriesVersion,
-    });
+    // BASE..TIP with a repository for --kernel: those commits, applied to the tree at BASE.
+    const range = revisionRange(str(values, "kernel"), positionals);
+    const tree = range ? range.tree : kernelTree(values);
+    const r = await verifyPatchInputs(
+      tree,
+      range ? ["-"] : positionals,
+      range ? () => range.mbox : () => readStdin(MAX_INPUT_BYTES),
+      {
+        policy: expr,
+        flag: str(values, "flag"),
+        fuzz,
+        seriesVersion,
+        stdinName: range ? positionals[0] : undefined,
+      },
+    );
     const policy = r.policy;
     if (values.json) io.out(json(reportJson(r)));
     else if (values.sarif)

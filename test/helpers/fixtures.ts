@@ -1,12 +1,10 @@
 // Test helper: C fixtures spliced into a real kernel tree in place of a function — in memory through the overlay,
 // or on disk in a temporary partial copy of the tree (the files the checker reads), for end-to-end CLI runs.
 
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
 import { KernelTree } from "../../kernel/tree.js";
 import { locateFunction } from "../../kernel/locate.js";
-import { Preprocessor } from "../../kernel/cpp.js";
+import { partialTree } from "../../scripts/history.js";
 import type { Version } from "./trees.js";
 
 export interface Expectation {
@@ -77,14 +75,5 @@ export function splice(
 
 /** A temporary directory holding the files of `tree` the checker reads for `fn`, with `file` replaced. */
 export function partialCopy(treeDir: string, replace: { file: string; content: string }): string {
-  const tree = new KernelTree(treeDir);
-  const dest = mkdtempSync(join(tmpdir(), "kspec-tree-"));
-  const files = new Set<string>(["Makefile", ...tree.list("arch/x86/kvm", () => true)]);
-  for (const f of new Preprocessor(tree, replace.file).includeClosure()) files.add(f);
-  for (const f of files) {
-    mkdirSync(dirname(join(dest, f)), { recursive: true });
-    cpSync(join(treeDir, f), join(dest, f));
-  }
-  writeFileSync(join(dest, replace.file), replace.content);
-  return dest;
+  return partialTree(treeDir, replace.file, replace);
 }

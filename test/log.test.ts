@@ -1,0 +1,255 @@
+// Tests of kspec log and of git revisions wherever a tree is read (DIR@REV, verify-patch BASE..TIP, diff of two
+// revisions), on a git history built from the Debian 6.12 tree at test time (test/helpers/history.ts): exactly
+// the commits that change the meaning are listed, with their groups; --when narrows them; nothing is written
+// into the repository.
+
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildHistory, type History } from "./helpers/history.js";
+import { sh } from "./helpers/kernel.js";
+import { kspec, kspecJson } from "./helpers/run.js";
+
+let h: History;
+const short = (name: string) => h.commits.get(name)!.slice(0, 12);
+const byCommit = (name: string) => h.commits.get(name)!;
+const names = (shas: string[]) => shas.map((s) => [...h.commits].find(([, c]) => c === s)?.[0] ?? s);
+const base = () => byCommit("base");
+
+beforeAll(() => {
+  h = buildHistory();
+});
+afterAll(() => rmSync(h.dir, { recursive: true, force: true }));
+
+describe("kspec log", () => {
+  it("lists exactly the commits that change what the function computes, oldest first", () => {
+    const r = kspecJson(["log", "--kernel", h.dir, "--json", `${base()}..HEAD`]);
+    expect(r.code).toBe(0);
+    expect(r.json.function).toEqual({ name: "vmx_get_mt_mask", file: "arch/x86/kvm/vmx/vmx.c" });
+    const commits = r.json.commits as {
+      commit: string;
+      change: string;
+      changes: unknown[];
+      problems: unknown[];
+    }[];
+    expect(names(commits.map((c) => c.commit))).toEqual(h.meaningful);
+    const change = Object.fromEntries(commits.map((c) => [names([c.commit])[0], c]));
+    expect(change["ipat-bit"].change).toBe("changed");
+    expect(change["ipat-bit"].changes).toEqual([
+      {
+        when: { isMmio: false, noncoherentDma: false, quirkIgnoreGuestPat: true },
+        before: { mask: 0x70, type: "WB", ipat: true },
+        after: { mask: 0x30, type: "WB", ipat: false },
+      },
+    ]);
+    expect(change["ipat-revert"].changes).toEqual([
+      {
+        when: { isMmio: false, noncoherentDma: false, quirkIgnoreGuestPat: true },
+        before: { mask: 0x30, type: "WB", ipat: false },
+        after: { mask: 0x70, type: "WB", ipat: true },
+      },
+    ]);
+    expect(change["mmio-wb"].changes).toEqual([
+      {
+        when: { isMmio: true },
+        before: { mask: 0x00, type: "UC", ipat: false },
+        after: { mask: 0x30, type: "WB", ipat: false },
+      },
+    ]);
+    expect(change["mmio-uc"].changes).toEqual([
+      {
+        when: { isMmio: true },
+        before: { mask: 0x30, type: "WB", ipat: false },
+        after: { mask: 0x00, type: "UC", ipat: false },
+      },
+    ]);
+    expect(change["unreadable"]).toMatchObject({ change: "unverifiable", changes: [] });
+    expect(change["unreadable"].problems).toEqual([
+      expect.objectContaining({
+        kind: "unmodeled-call",
+        name: "kspec_unknown_check",
+        file: "arch/x86/kvm/vmx/vmx.c",
+      }),
+    ]);
+    expect(change["readable"]).toMatchObject({ change: "verifiable", changes: [] });
+    expect(change["helper"].changes).toEqual([
+      {
+        when: { isMmio: false, noncoherentDma: true, quirkIgnoreGuestPat: true },
+        before: { mask: 0x30, type: "WB", ipat: false },
+        after: { mask: 0x70, type: "WB", ipat: true },
+      },
+    ]);
+  });
+
+  it("prints each listed commit with its groups, as kspec diff words them", () => {
+    const r = kspec(["log", "--kernel", h.dir, `${base()}..HEAD`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      `${short("mmio-wb")} KVM: VMX: Map MMIO write-back\n  when isMmio: UC (0x00) -> WB (0x30)\n`,
+    );
+    expect(r.stdout).toContain(
+      `${short("ipat-bit")} KVM: VMX: Move the IPAT bit (a header constant only)\n  when !isMmio, !noncoherentDma, quirkIgnoreGuestPat: WB|IPAT (0x70) -> WB (0x30)\n`,
+    );
+    expect(r.stdout).toMatch(
+      new RegExp(
+        `${short("unreadable")} .*\\n  unverifiable: arch/x86/kvm/vmx/vmx.c:\\d+: .*kspec_unknown_check`,
+      ),
+    );
+    for (const quiet of [
+      "comment",
+      "unrelated",
+      "svm",
+      "equivalent",
+      "header-comment",
+      "whitespace",
+      "unrelated-2",
+    ])
+      expect(r.stdout).not.toContain(short(quiet));
+    expect(r.stdout.split("\n")[0]).toMatch(
+      new RegExp(
+        `^vmx_get_mt_mask\\(\\) in arch/x86/kvm/vmx/vmx.c, ${base()}..HEAD \\(15 commits, \\d+ read\\): 8 changed what it computes$`,
+      ),
+    );
+  });
+
+  it("reads again only the commits that touch what the function read", () => {
+    const r = kspec(["log", "--kernel", h.dir, `${base()}..HEAD`], { env: { KSPEC_CACHE: "off" } });
+    const m = /\((\d+) commits, (\d+) read\)/.exec(r.stdout)!;
+    expect(Number(m[1])).toBe(15);
+    // The two commits of unrelated files are not read; the base (the range's parent) is.
+    const read = Number(m[2]);
+    expect(read).toBe(15 - 2 + 1);
+    expect(read).toBeGreaterThanOrEqual(h.meaningful.length);
+  });
+
+  it("--all lists every commit; those that change nothing as unchanged", () => {
+    const r = kspecJson(["log", "--kernel", h.dir, "--json", "--all", `${base()}..HEAD`]);
+    const commits = r.json.commits as { commit: string; change: string }[];
+    expect(commits).toHaveLength(15);
+    for (const c of commits) {
+      const n = names([c.commit])[0];
+      if (!h.meaningful.includes(n)) expect(c.change).toBe("unchanged");
+    }
+  });
+
+  it("--when keeps the commits that change those inputs' result (and those that make it unreadable)", () => {
+    const mmio = kspecJson(["log", "--kernel", h.dir, "--json", "--when", "isMmio", `${base()}..HEAD`]);
+    expect(names(mmio.json.commits.map((c: { commit: string }) => c.commit))).toEqual([
+      "mmio-wb",
+      "mmio-uc",
+      "unreadable",
+      "readable",
+    ]);
+    const dma = kspecJson([
+      "log",
+      "--kernel",
+      h.dir,
+      "--json",
+      "--when",
+      "!isMmio noncoherentDma",
+      `${base()}..HEAD`,
+    ]);
+    expect(names(dma.json.commits.map((c: { commit: string }) => c.commit))).toEqual([
+      "unreadable",
+      "readable",
+      "helper",
+      "helper-revert",
+    ]);
+    expect(dma.json.commits[2].changes[0].when).toEqual({
+      isMmio: false,
+      noncoherentDma: true,
+      quirkIgnoreGuestPat: true,
+    });
+  });
+
+  it("the whole history (root commit included) lists the function's appearance", () => {
+    const r = kspecJson(["log", "--kernel", h.dir, "--json"]);
+    expect(names(r.json.commits.map((c: { commit: string }) => c.commit))).toEqual(["base", ...h.meaningful]);
+    expect(r.json.commits[0].change).toBe("verifiable");
+  });
+
+  it("a warm run gives the same bytes", () => {
+    const a = kspec(["log", "--kernel", h.dir, `${base()}..HEAD`]);
+    const b = kspec(["log", "--kernel", h.dir, `${base()}..HEAD`]);
+    expect(b.stdout).toBe(a.stdout);
+  });
+
+  it("bad input: one line, exit 2", () => {
+    for (const args of [
+      ["log", "--kernel", h.dir, "--when", "isMmio=WB"],
+      ["log", "--kernel", h.dir, "--when", "nosuchinput"],
+      ["log", "--kernel", h.dir, "nosuchrev..HEAD"],
+      ["log", "--kernel", h.dir, "--output=/tmp/x"],
+      ["log", "--kernel", "/nonexistent"],
+    ]) {
+      const r = kspec(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
+    }
+  });
+
+  it("writes nothing into the repository", () => {
+    const status = () => sh("git", ["-C", h.dir, "status", "--porcelain", "--ignored"]).stdout;
+    const refs = () => sh("git", ["-C", h.dir, "for-each-ref"]).stdout;
+    const [s, f] = [status(), refs()];
+    kspec(["log", "--kernel", h.dir]);
+    kspec(["check", "--kernel", `${h.dir}@${byCommit("mmio-wb")}`, "--policy", "linux-6.12"]);
+    expect(status()).toBe(s);
+    expect(refs()).toBe(f);
+  });
+});
+
+describe("git revisions wherever a tree is read", () => {
+  it("check --kernel DIR@REV reads that commit (the work tree is elsewhere)", () => {
+    const bad = kspec(["check", "--kernel", `${h.dir}@${byCommit("mmio-wb")}`, "--policy", "linux-6.12"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^differs: vmx_get_mt_mask\(\) at arch\/x86\/kvm\/vmx\/vmx.c:\d+/);
+    const good = kspec(["check", "--kernel", `${h.dir}@${byCommit("mmio-uc")}`, "--policy", "linux-6.12"]);
+    expect(good.code).toBe(0);
+    const tip = kspec(["check", "--kernel", `${h.dir}@HEAD~1`, "--policy", "linux-6.12"]);
+    expect(tip.code).toBe(0);
+  });
+
+  it("diff --kernel DIR@A --kernel DIR@B", () => {
+    const r = kspec([
+      "diff",
+      "--kernel",
+      `${h.dir}@${byCommit("equivalent")}`,
+      "--kernel",
+      `${h.dir}@${byCommit("mmio-wb")}`,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("when isMmio: UC (0x00) -> WB (0x30)");
+    const same = kspec([
+      "diff",
+      "--kernel",
+      `${h.dir}@${byCommit("mmio-uc")}`,
+      "--kernel",
+      `${h.dir}@${byCommit("equivalent")}`,
+    ]);
+    expect(same.code).toBe(0);
+  });
+
+  it("verify-patch --kernel DIR BASE..TIP verifies those commits as a series", () => {
+    const r = kspecJson([
+      "verify-patch",
+      "--kernel",
+      h.dir,
+      "--policy",
+      "linux-6.12",
+      "--json",
+      `${byCommit("equivalent")}..${byCommit("readable")}`,
+    ]);
+    expect(r.json.patches.map((s: { subject: string }) => s.subject)).toEqual([
+      "KVM: VMX: Consult a new check for MMIO",
+      "KVM: VMX: Drop the new check again",
+    ]);
+    // The second step's meaning cannot be compared with the first's (unreadable); the end state can.
+    expect(r.json.patches.map((s: { meaning: { kind: string } }) => s.meaning.kind)).toEqual([
+      "unverifiable",
+      "unverifiable",
+    ]);
+    expect(r.json.verdict).toBe("equal");
+    expect(readFileSync(join(h.dir, "arch/x86/kvm/vmx/vmx.c"), "utf8")).toContain("\tif (is_mmio)\n");
+  });
+});
