@@ -27,43 +27,51 @@ interface Timing {
   stderr: string;
 }
 
+/** One command to time: how, and with which cache (cold: a new empty KSPEC_CACHE per run; warm: one, filled). */
+interface Task {
+  cmd: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  okCodes?: number[];
+  cache?: "cold" | "warm";
+}
+
+function runOnce(t: Task, cache: string): { dt: number; stderr: string } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(t.cmd, t.args, {
+    encoding: "utf8",
+    env: { ...process.env, KSPEC_CACHE: cache, ...t.env },
+    maxBuffer: 1 << 26,
+  });
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (!(t.okCodes ?? [0]).includes(r.status ?? -1))
+    throw new Error(`${t.cmd} ${t.args.join(" ")}: exit ${r.status}\n${r.stderr}`);
+  return { dt, stderr: r.stderr };
+}
+
 /**
- * Wall-clock seconds of a command, `RUNS` times: median and minimum. `fresh`: a new empty KSPEC_CACHE for
- * every run (cold); otherwise one cache shared by the runs, filled by an untimed run first (warm).
+ * Wall-clock seconds of each task, `RUNS` times, in rounds: each round runs every task once, so that a slow
+ * moment of the machine weighs on all of them alike, the yardstick included. Median and minimum per task.
  */
-function time(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; okCodes?: number[]; cache?: "cold" | "warm" } = {},
-): Timing {
-  const samples: number[] = [];
-  let last = "";
-  const shared = mkdtempSync(join(tmpdir(), "kspec-bench-cache-"));
-  const once = (cache: string) => {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync(cmd, args, {
-      encoding: "utf8",
-      env: { ...process.env, KSPEC_CACHE: cache, ...opts.env },
-      maxBuffer: 1 << 26,
+function timeAll(tasks: readonly Task[]): Timing[] {
+  const samples = tasks.map(() => [] as number[]);
+  const last = tasks.map(() => "");
+  const shared = tasks.map(() => mkdtempSync(join(tmpdir(), "kspec-bench-cache-")));
+  tasks.forEach((t, i) => t.cache === "warm" && runOnce(t, shared[i]));
+  for (let r = 0; r < RUNS; r++) {
+    tasks.forEach((t, i) => {
+      const fresh = t.cache === "warm" ? shared[i] : mkdtempSync(join(tmpdir(), "kspec-bench-cache-"));
+      const o = runOnce(t, fresh);
+      samples[i].push(o.dt);
+      last[i] = o.stderr;
+      if (fresh !== shared[i]) rmSync(fresh, { recursive: true, force: true });
     });
-    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (!(opts.okCodes ?? [0]).includes(r.status ?? -1))
-      throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}\n${r.stderr}`);
-    last = r.stderr;
-    return dt;
-  };
-  if (opts.cache === "warm") once(shared);
-  for (let i = 0; i < RUNS; i++) {
-    if (opts.cache === "warm") samples.push(once(shared));
-    else {
-      const fresh = mkdtempSync(join(tmpdir(), "kspec-bench-cache-"));
-      samples.push(once(fresh));
-      rmSync(fresh, { recursive: true, force: true });
-    }
   }
-  rmSync(shared, { recursive: true, force: true });
-  samples.sort((a, b) => a - b);
-  return { median: samples[Math.floor(samples.length / 2)], min: samples[0], stderr: last };
+  for (const d of shared) rmSync(d, { recursive: true, force: true });
+  return samples.map((xs, i) => {
+    xs.sort((a, b) => a - b);
+    return { median: xs[Math.floor(xs.length / 2)], min: xs[0], stderr: last[i] };
+  });
 }
 
 function ms(s: number): string {
@@ -76,17 +84,17 @@ const work = mkdtempSync(join(tmpdir(), "kspec-bench-"));
 console.log(`kspec benchmarks (${RUNS} runs each, median wall clock, whole process)\n`);
 console.log(`Debian 6.12 tree: ${dir612}`);
 
-// The yardstick first, so that each ratio below is to this run's Coccinelle.
+// The yardstick: spatch with a script rule, timed in the same rounds as every kspec command below.
 const spatchOk = spawnSync("spatch", ["--version"], { encoding: "utf8" }).status === 0;
-let spatch: Timing | undefined;
-if (spatchOk) {
-  const cocci = join(work, "find.cocci");
-  writeFileSync(
-    cocci,
-    `@r@\nidentifier f = vmx_get_mt_mask;\nposition p;\ntype T;\n@@\nT f@p(...) { ... }\n\n@script:python@\np << r.p;\n@@\nprint("%s:%s" % (p[0].file, p[0].line))\n`,
-  );
-  spatch = time("spatch", ["--sp-file", cocci, join(dir612, "arch/x86/kvm/vmx/vmx.c"), "--very-quiet"]);
-}
+const cocci = join(work, "find.cocci");
+writeFileSync(
+  cocci,
+  `@r@\nidentifier f = vmx_get_mt_mask;\nposition p;\ntype T;\n@@\nT f@p(...) { ... }\n\n@script:python@\np << r.p;\n@@\nprint("%s:%s" % (p[0].file, p[0].line))\n`,
+);
+const spatchTask: Task = {
+  cmd: "spatch",
+  args: ["--sp-file", cocci, join(dir612, "arch/x86/kvm/vmx/vmx.c"), "--very-quiet"],
+};
 
 // A policy file of the user's own: the built-in 6.12 policy's text, outside kspec (read by the parser, not the
 // build-time cache).
@@ -129,16 +137,23 @@ const commands: { name: string; args: string[]; goal: number; stats?: boolean }[
   { name: "extract", args: ["extract", "--kernel", dir612], goal: 0.25 },
 ];
 
+const tasks: Task[] = commands.flatMap((c) => [
+  {
+    cmd: process.execPath,
+    args: [kspec, ...c.args],
+    cache: "cold" as const,
+    env: c.stats ? { KSPEC_STATS: "1" } : {},
+  },
+  { cmd: process.execPath, args: [kspec, ...c.args], cache: "warm" as const },
+]);
+const timings = timeAll(spatchOk ? [spatchTask, ...tasks] : tasks);
+const spatch = spatchOk ? timings.shift() : undefined;
 const ratio = (t: Timing) => (spatch ? `${(t.median / spatch.median).toFixed(2)}x` : "-");
 const header = ["command", "cold", "ratio", "warm", "ratio", "goal (cold)"];
 const table: string[][] = [];
 let parsed: string[] = [];
-for (const c of commands) {
-  const cold = time(process.execPath, [kspec, ...c.args], {
-    cache: "cold",
-    env: c.stats ? { KSPEC_STATS: "1" } : {},
-  });
-  const warm = time(process.execPath, [kspec, ...c.args], { cache: "warm" });
+commands.forEach((c, i) => {
+  const [cold, warm] = [timings[2 * i], timings[2 * i + 1]];
   if (c.stats) parsed = JSON.parse(/kspec-stats (.*)/.exec(cold.stderr)![1]).parsed;
   table.push([
     c.name,
@@ -148,7 +163,7 @@ for (const c of commands) {
     ratio(warm),
     `<= ${c.goal.toFixed(2)}x`,
   ]);
-}
+});
 
 // The floor the issue names: node starting and tree-sitter parsing vmx.c, in a fresh process; node alone.
 const parseOnly = join(work, "parse-only.mjs");
@@ -162,8 +177,10 @@ const p = new Parser(); p.setLanguage(C);
 const t = readFileSync(${JSON.stringify(join(dir612, "arch/x86/kvm/vmx/vmx.c"))}, "utf8"); p.parse((i) => t.slice(i, i + 65536));
 `,
 );
-const ts = time(process.execPath, [parseOnly]);
-const node = time(process.execPath, ["-e", "0"]);
+const [ts, node] = timeAll([
+  { cmd: process.execPath, args: [parseOnly] },
+  { cmd: process.execPath, args: ["-e", "0"] },
+]);
 table.push([
   "node starting and tree-sitter parsing vmx.c whole, alone",
   ms(ts.median),
@@ -200,9 +217,11 @@ for (const r of table) console.log(line(r));
   const h = buildHistory(dir612);
   const range = `${h.commits.get("base")}..HEAD`;
   const logArgs = [kspec, "log", "--kernel", h.dir, range];
-  const cold = time(process.execPath, logArgs, { cache: "cold" });
-  const warm = time(process.execPath, logArgs, { cache: "warm" });
-  const gitL = time("git", ["-C", h.dir, "log", "-L", ":vmx_get_mt_mask:arch/x86/kvm/vmx/vmx.c", range]);
+  const [cold, warm, gitL] = timeAll([
+    { cmd: process.execPath, args: logArgs, cache: "cold" },
+    { cmd: process.execPath, args: logArgs, cache: "warm" },
+    { cmd: "git", args: ["-C", h.dir, "log", "-L", ":vmx_get_mt_mask:arch/x86/kvm/vmx/vmx.c", range] },
+  ]);
   const r = (t: Timing) => `${(t.median / gitL.median).toFixed(1)}x`;
   const commits = h.commits.size - 1;
   console.log(
