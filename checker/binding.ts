@@ -7,6 +7,8 @@ import type { Env } from "../spec/evaluate.js";
 import { need } from "../spec/evaluate.js";
 import { defaultFlagMacros, loadFlag } from "../spec/flags.js";
 import {
+  FAMILIES,
+  inputDef,
   memtypeCode,
   paramInput,
   SLOT_FLAG,
@@ -52,6 +54,39 @@ export function callSpellings(fn: string): { input: string; c: CallSpelling }[] 
 }
 
 export type MacroValue = (name: string) => bigint | Fault;
+
+/** Is a function one a family of inputs is tested with (kvm_check_has_quirk, static_cpu_has...)? */
+export function isFamilyCall(fn: string): boolean {
+  return FAMILIES.some((f) => f.calls.includes(fn));
+}
+
+/**
+ * A call of a family with a member's macro as its argument (kvm_check_has_quirk(kvm, KVM_X86_QUIRK_X)): the
+ * member's input and spelling. Only a macro the tree defines, named as such: anything else binds nothing.
+ */
+export function familyCall(
+  fn: string,
+  argNodes: readonly { type: string; text: string }[],
+  args: readonly Val[],
+  macro: MacroValue,
+): { input: string; c: CallSpelling } | undefined {
+  for (const f of FAMILIES) {
+    if (!f.calls.includes(fn)) continue;
+    const last = argNodes[argNodes.length - 1];
+    if (!last || last.type !== "identifier" || !last.text.startsWith(f.macroPrefix)) continue;
+    if (typeof macro(last.text) !== "bigint") continue;
+    const def = inputDef(`${f.prefix}${last.text}`);
+    const c = def?.c.find(
+      (x): x is CallSpelling =>
+        x.kind === "call" &&
+        x.fn === fn &&
+        x.args.length === args.length &&
+        x.args.every((p, i) => argMatches(p, args[i], macro)),
+    );
+    if (def && c) return { input: def.name, c };
+  }
+  return undefined;
+}
 
 /** Does an argument match a spelling's pattern: an opaque handle of the role, or the tree's value of a macro? */
 export function argMatches(p: ArgPattern, v: Val, macro: MacroValue): boolean {

@@ -9,6 +9,7 @@ import { Unverifiable, type CLoc, type Problem } from "../kernel/problems.js";
 import { recordReads, type KernelTree } from "../kernel/tree.js";
 import { explore, type Env, type ExploreOptions } from "../spec/evaluate.js";
 import { sortInputs, type InputValue } from "../spec/vocabulary.js";
+import { activeConfig } from "../spec/config.js";
 import { cachedResult, type Codec, type WithDeps } from "./cache.js";
 import { Interpreter } from "./interp.js";
 
@@ -143,7 +144,8 @@ export function extractWithDeps(
   }
   return cachedResult(
     tree,
-    ["extract", name, [...opts.flagMacros].sort()],
+    // The config's inputs and spellings change how C is read.
+    ["extract", name, [...opts.flagMacros].sort(), activeConfig().fingerprint],
     run,
     EXTRACTION_JSON,
     opts.hint ?? USUAL_FILE,

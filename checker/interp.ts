@@ -18,10 +18,14 @@ import {
 import { Unverifiable, type CLoc, type Problem, type ProblemKind } from "../kernel/problems.js";
 import { blockedKind, blockedMessage, type Blocked, type KernelTree } from "../kernel/tree.js";
 import { need, type Env } from "../spec/evaluate.js";
-import { CONFIG_PREFIX } from "../spec/vocabulary.js";
+import { CONFIG_PREFIX, memtypeCode, type Role } from "../spec/vocabulary.js";
+import { activeConfig } from "../spec/config.js";
+import { configShapes, matches, type BoundShape } from "./shapes.js";
 import {
   argMatches,
   callSpellings,
+  familyCall,
+  isFamilyCall,
   paramInput,
   predicate,
   roleOfType,
@@ -484,6 +488,8 @@ export class Interpreter {
 
   eval(e: SyntaxNode, f: Frame): Val {
     this.tick(f, e);
+    const shaped = this.shapes.size ? this.shaped(e, f) : undefined;
+    if (shaped) return shaped;
     switch (e.type) {
       case "number_literal":
         return int(
@@ -739,6 +745,43 @@ export class Interpreter {
 
   // ---- calls -----------------------------------------------------------------------------------------------
 
+  /** The user's shapes (kspec.config.json), by the type of their outermost node. */
+  private readonly shapes: ReadonlyMap<string, readonly BoundShape[]> = shapesByType();
+
+  /** The value of C that has the shape of one of the user's inputs or spellings, if it has one. */
+  private shaped(e: SyntaxNode, f: Frame): Val | undefined {
+    let n = e;
+    while (n.type === "parenthesized_expression" && n.namedChildren.length === 1) n = n.namedChildren[0];
+    for (const s of this.shapes.get(n.type) ?? []) {
+      if (!matches(s.node, n, (x) => this.roleOf(x, f))) continue;
+      const v = need(this.env, s.input);
+      return s.returns === "memtype" ? int(memtypeCode(v)) : int(v === true);
+    }
+    return undefined;
+  }
+
+  /** The handle a C expression holds (vcpu, kvm, ...), read from bindings only: no input is asked for. */
+  private roleOf(n: SyntaxNode, f: Frame): Role | undefined {
+    if (n.type === "parenthesized_expression" && n.namedChildren.length === 1)
+      return this.roleOf(n.namedChildren[0], f);
+    if (n.type === "identifier") {
+      const v = this.lookupVar(n.text, f)?.val;
+      return v?.k === "opaque" ? v.role : undefined;
+    }
+    if (n.type === "field_expression") {
+      const arg = n.childForFieldName("argument");
+      const op = n.childForFieldName("operator")?.text ?? "->";
+      if (
+        arg &&
+        this.roleOf(arg, f) === "vcpu" &&
+        n.childForFieldName("field")?.text === "kvm" &&
+        op === "->"
+      )
+        return "kvm";
+    }
+    return undefined;
+  }
+
   private call(e: SyntaxNode, f: Frame): Val {
     const callee = this.req(e, "function", f);
     const argNodes = this.req(e, "arguments", f).namedChildren.filter((c) => c.type !== "comment");
@@ -759,7 +802,7 @@ export class Interpreter {
       );
 
     const spellings = callSpellings(name);
-    if (spellings.length) {
+    if (spellings.length || isFamilyCall(name)) {
       const args = argNodes.map((a) => this.eval(a, f));
       for (const s of spellings) {
         if (
@@ -768,6 +811,9 @@ export class Interpreter {
         )
           return this.predicate(s.input, s.c, f, e);
       }
+      // A member of a family (quirk:KVM_X86_QUIRK_X): the macro named as the argument, defined by the tree.
+      const member = familyCall(name, argNodes, args, this.macroValue);
+      if (member) return this.predicate(member.input, member.c, f, e);
       return this.fail(
         "unmodeled-call",
         name,
@@ -922,4 +968,18 @@ function constructName(n: SyntaxNode): string {
     preproc_function_def: "#define",
   };
   return names[n.type] ?? n.type.replace(/_/g, " ");
+}
+
+let shapeCache: { config: object; byType: Map<string, BoundShape[]> } | undefined;
+
+/** The active config's shapes by outermost node type (parsed once per config). */
+function shapesByType(): ReadonlyMap<string, readonly BoundShape[]> {
+  const config = activeConfig();
+  if (shapeCache?.config !== config) {
+    const byType = new Map<string, BoundShape[]>();
+    for (const s of configShapes(config).shapes)
+      byType.set(s.node.type, [...(byType.get(s.node.type) ?? []), s]);
+    shapeCache = { config, byType };
+  }
+  return shapeCache.byType;
 }

@@ -13,6 +13,8 @@ export interface Command {
   /** Extra --help text: what the output means, exit codes. */
   details?: string;
   options: NonNullable<ParseArgsConfig["options"]>;
+  /** One line of help per option of the command's own (shared options are described in cli/options.ts). */
+  optionHelp?: Readonly<Record<string, string>>;
   positionals?: boolean;
   run(args: { values: Values; positionals: string[] }, io: Io): Promise<number>;
 }

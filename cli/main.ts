@@ -5,6 +5,9 @@ import { parseArgs } from "node:util";
 import { InputError, SpecError, formatProblem } from "../spec/errors.js";
 import type { Command } from "./command.js";
 import { processIo, type Io } from "./io.js";
+import { optionLines } from "./options.js";
+import { didYouMean } from "../spec/suggest.js";
+import { configFile, loadConfig, useConfig } from "../spec/config.js";
 
 /**
  * The commands, each loaded when it runs: a command pays only for the modules it needs (check never loads the
@@ -22,6 +25,7 @@ const LOADERS: Readonly<Record<string, () => Promise<Command>>> = {
   diff: async () => (await import("./commands/diff.js")).diffCmd,
   sync: async () => (await import("./commands/sync.js")).sync,
   log: async () => (await import("./commands/log.js")).logCmd,
+  init: async () => (await import("./commands/init.js")).init,
 };
 
 export const COMMAND_NAMES: readonly string[] = Object.keys(LOADERS);
@@ -43,11 +47,14 @@ exit codes: 0 ok/equal, 1 differs, 2 unverifiable or bad input, 3 internal error
 `;
 }
 
-function help(c: Command): string {
-  const opts = Object.entries(c.options)
-    .map(([k, o]) => `  --${k}${o.type === "string" ? " VALUE" : ""}${o.multiple ? " (repeatable)" : ""}`)
-    .join("\n");
-  return `usage: ${c.usage}\n\n${c.summary}\n\noptions:\n${opts}\n  --help\n${c.details ? `\n${c.details}\n` : ""}`;
+/** Every command takes --config (the config can change inputs, spellings and policy names). */
+function optionsOf(c: Command): Command["options"] {
+  return { ...c.options, config: { type: "string" } };
+}
+
+export function help(c: Command): string {
+  const opts = optionLines(optionsOf(c), c.optionHelp).join("\n");
+  return `usage: ${c.usage}\n\n${c.summary}\n\noptions:\n${opts}\n${c.details ? `\n${c.details}\n` : ""}`;
 }
 
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
@@ -57,8 +64,14 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     io.out(c ? help(c) : usage(await commands()));
     return 0;
   }
+  if (name === "--version" || name === "-V") {
+    io.out(`kspec ${(await import("./version.js")).VERSION}\n`);
+    return 0;
+  }
   if (!Object.hasOwn(LOADERS, name)) {
-    io.err(`kspec: unknown command '${name}' (commands: ${COMMAND_NAMES.join(", ")})\n`);
+    io.err(
+      `kspec: unknown ${name.startsWith("-") ? "option" : "command"} '${name}'${didYouMean(name, COMMAND_NAMES)} (commands: ${COMMAND_NAMES.join(", ")})\n`,
+    );
     return 2;
   }
   const cmd = await LOADERS[name]();
@@ -71,13 +84,19 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     try {
       parsed = parseArgs({
         args: [...rest],
-        options: cmd.options,
+        options: optionsOf(cmd),
         allowPositionals: !!cmd.positionals,
         strict: true,
       });
     } catch (e) {
-      throw new InputError(`${cmd.name}: ${(e as Error).message.split("\n")[0]}`);
+      const msg = (e as Error).message.split("\n")[0];
+      const unknown = /Unknown option '--?([^']+)'/.exec(msg)?.[1];
+      const hint = unknown
+        ? didYouMean(unknown, Object.keys(optionsOf(cmd))).replace(/mean (\S)/, "mean --$1")
+        : "";
+      throw new InputError(`${cmd.name}: ${msg}${hint}`);
     }
+    await useConfigOf(typeof parsed.values.config === "string" ? parsed.values.config : undefined);
     const code = await cmd.run(parsed, io);
     if (process.env.KSPEC_STATS) {
       // For benchmarks: which files tree-sitter parsed, so that parsing them alone can be timed.
@@ -98,4 +117,21 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     io.err(`kspec: internal error: ${(e as Error).stack ?? String(e)}\n`);
     return 3;
   }
+}
+
+/**
+ * The config of this run: --config FILE, else kspec.config.json from the current directory upwards. Its C
+ * shapes must parse (file:line:col otherwise); a config that is only `pairs` is left to kspec sync.
+ */
+async function useConfigOf(explicit: string | undefined): Promise<void> {
+  const file = configFile(explicit, process.cwd());
+  if (!file) return;
+  const { isBuiltinInput } = await import("../spec/vocabulary.js");
+  const config = loadConfig(file, isBuiltinInput);
+  if (config.inputs.length || config.spellings.size) {
+    const { configShapes } = await import("../checker/shapes.js");
+    const { problems } = configShapes(config);
+    if (problems.length) throw new SpecError(problems);
+  }
+  useConfig(config);
 }

@@ -5,7 +5,7 @@ import { InputError } from "../spec/errors.js";
 import type { Cond, Outcome, Policy, Rule } from "../spec/ir.js";
 import { typeName } from "../spec/memtypes.js";
 import {
-  VOCABULARY,
+  inputDef,
   CONFIG_PREFIX,
   paramNames,
   SLOT_FLAG,
@@ -95,11 +95,14 @@ export class Spellings {
         throw new InputError("the policy reads slotFlag, but no memslot flag was given (--flag)");
       return `${this.flag.helper}(${this.arg({ role: "slot" })})`;
     }
-    const def = VOCABULARY.find((d) => d.name === input);
+    const def = inputDef(input);
     const calls = (def?.c ?? []).filter((c): c is Extract<CSpelling, { kind: "call" }> => c.kind === "call");
     const c = calls.find(
       (s) => this.has(s.fn) && s.args.every((a) => !("macro" in a) || this.pp.lookup(a.macro).length > 0),
     );
+    // An input of the user's (kspec.config.json) is written as its first shape.
+    const shape = def?.c.find((x) => x.kind === "shape");
+    if (!c && shape?.kind === "shape") return `(${shape.text})`;
     if (!c)
       throw new InputError(
         `the tree provides no spelling of ${input} (${calls.map((s) => s.fn).join(", ")})`,
@@ -109,7 +112,7 @@ export class Spellings {
   }
 
   literal(c: Cond): string {
-    const def = VOCABULARY.find((d) => d.name === c.input);
+    const def = inputDef(c.input);
     if (c.input.startsWith(CONFIG_PREFIX) || def?.kind === "bool") {
       return c.values[0] === true ? this.read(c.input) : `!${this.read(c.input)}`;
     }

@@ -1,7 +1,23 @@
-// Author stage: the authoring types of policy and proposal files. kspec reads these files statically with
-// @babel/parser (they are data, never executed); the define*() helpers exist so that an editor type-checks them.
+// Author stage: the authoring types of policy and proposal files — what `import { definePolicy } from "kspec"`
+// gives a policy file in another repository. kspec reads these files statically with @babel/parser (they are
+// data, never executed); the define*() helpers and the types exist so that an editor completes input names and
+// values and `tsc --noEmit` checks a file.
 
 import type { EptType, PatType } from "./memtypes.js";
+import type { BuiltinInputs } from "./vocabulary.js";
+
+/**
+ * The inputs a condition may name, with the values each takes: the vocabulary's, the families (a CONFIG_
+ * option, a KVM quirk, a CPU feature, by the macro's name), and — by declaration merging — a project's own,
+ * bound to C in its kspec.config.json:
+ *
+ *   declare module "kspec" { interface KspecInputs { iommuAttached: boolean } }
+ */
+export interface KspecInputs extends BuiltinInputs {
+  [option: `config:CONFIG_${string}`]: boolean;
+  [quirk: `quirk:KVM_X86_QUIRK_${string}`]: boolean;
+  [feature: `cpu:X86_FEATURE_${string}`]: boolean;
+}
 
 /** A memory type: a name, a raw code (so that a reserved code can be written, and caught), or an input. */
 export type TypeSpec =
@@ -19,8 +35,15 @@ export interface OutcomeSpec {
   why?: string;
 }
 
-/** Conditions are a conjunction: each key an input, each value the value (or values) it must have. */
-export type WhenSpec = Record<string, boolean | string | readonly string[]>;
+/**
+ * Conditions are a conjunction: each key an input, each value the value it must have (for a memory type, or one
+ * of several: `guestMtrr: ["UC", "WC"]`).
+ */
+export type WhenSpec = {
+  [K in keyof KspecInputs]?: KspecInputs[K] extends boolean
+    ? boolean
+    : KspecInputs[K] | readonly KspecInputs[K][];
+};
 
 export interface RuleSpec {
   name: string;

@@ -4,6 +4,7 @@ import { existsSync, statSync } from "node:fs";
 import { join, resolve as resolvePath } from "node:path";
 import type { FlagSpec } from "./dsl.js";
 import { InputError, SpecError, type SpecProblem } from "./errors.js";
+import { didYouMean } from "./suggest.js";
 import type { Loc } from "./ir.js";
 import { loadSpecFile, type LoadedFile } from "./load.js";
 import { FLAG_DIR } from "./root.js";
@@ -77,7 +78,7 @@ export function loadFlag(token: string): Promise<Flag> {
     if (!existsSync(file) || !statSync(file).isFile()) throw new InputError(`flag spec not found: ${token}`);
   } else
     throw new InputError(
-      `unknown flag '${token}' (built-in: ${builtinNames(FLAG_DIR).join(", ")}; or a path to a .ts file)`,
+      `unknown flag '${token}'${didYouMean(token, builtinNames(FLAG_DIR))} (built-in: ${builtinNames(FLAG_DIR).join(", ")}; or a path to a .ts file)`,
     );
   let p = flags.get(file);
   if (!p) flags.set(file, (p = loadSpecFile(file).then(toFlag)));

@@ -1,6 +1,7 @@
 // Validate stage (its output): the policy IR — validated, ordered, every rule with its source location.
 
-import type { InputValue } from "./vocabulary.js";
+/** A value an input can take: true or false, or an enumeration's name (a memory type). */
+export type InputValue = boolean | string;
 
 export interface Loc {
   file: string;

@@ -142,10 +142,7 @@ export async function parseSpecText(
 ): Promise<LoadedFile & { locs: Map<string, Loc> }> {
   // require, not import(): importing a CommonJS package makes Node lex all of it for named exports (~40 ms).
   const { parse } = createRequire(import.meta.url)("@babel/parser") as typeof import("@babel/parser");
-  const at = (n: { loc: { start: { line: number; column: number } } } | undefined): Loc =>
-    n
-      ? { file: shown, line: n.loc.start.line, col: n.loc.start.column + 1 }
-      : { file: shown, line: 1, col: 1 };
+  const at = (n: BNode | undefined) => locAt(shown, n);
   const syntaxError = (message: string, line: number, column: number): SpecProblem => ({
     kind: "syntax",
     loc: { file: shown, line, col: column + 1 },
@@ -187,7 +184,6 @@ export async function parseSpecText(
     ]);
   }
 
-  const src = (n: BNode) => text.slice(n.start, n.end);
   let expr = exp.declaration as BNode;
   let kind: SpecKind | undefined;
   for (;;) {
@@ -213,6 +209,28 @@ export async function parseSpecText(
     ]);
   }
 
+  const r = literalOf(expr, text, shown);
+  return { kind, file: shown, value: r.value, locs: r.locs, locOf: r.locOf };
+}
+
+/** Where a babel node starts, as a location of `shown`. */
+function locAt(shown: string, n: { loc: { start: { line: number; column: number } } } | undefined): Loc {
+  return n
+    ? { file: shown, line: n.loc.start.line, col: n.loc.start.column + 1 }
+    : { file: shown, line: 1, col: 1 };
+}
+
+/**
+ * A literal expression (objects, arrays, strings, numbers, booleans) read as data, with the location of every
+ * value; anything computed is a not-literal problem, a key given twice a duplicate-key problem.
+ */
+function literalOf(
+  expr: BNode,
+  text: string,
+  shown: string,
+): { value: Json; locs: Map<string, Loc>; locOf: (path: Path) => Loc } {
+  const at = (n: BNode | undefined) => locAt(shown, n);
+  const src = (n: BNode) => text.slice(n.start, n.end);
   const locs = new Map<string, Loc>();
   const errors: SpecProblem[] = [];
   const key = (p: Path) => p.join(KEY_SEP);
@@ -288,7 +306,34 @@ export async function parseSpecText(
 
   const value = read(expr, []);
   if (errors.length) throw new SpecError(errors);
-  return { kind, file: shown, value, locs, locOf: locator(locs, at(undefined)) };
+  return { value, locs, locOf: locator(locs, at(undefined)) };
+}
+
+/**
+ * A JSON file (kspec.config.json) read with the location of every value: JSON.parse decides what is JSON (and
+ * where it is not), the babel parser gives the positions.
+ */
+export function parseJsonText(text: string, shown: string): { value: Json; locOf: (path: Path) => Loc } {
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const pos = /position (\d+)/.exec(msg);
+    const before = pos ? text.slice(0, Number(pos[1])).split("\n") : ["", ""];
+    throw new SpecError([
+      {
+        kind: "syntax",
+        loc: { file: shown, line: before.length, col: before[before.length - 1].length + 1 },
+        message: `not JSON: ${msg.replace(/ in JSON at position \d+.*$/, "")}`,
+      },
+    ]);
+  }
+  const { parseExpression } = createRequire(import.meta.url)(
+    "@babel/parser",
+  ) as typeof import("@babel/parser");
+  const expr = parseExpression(text, { createParenthesizedExpressions: true }) as unknown as BNode;
+  const r = literalOf(expr, text, shown);
+  return { value: r.value, locOf: r.locOf };
 }
 
 function truncate(s: string): string {

@@ -7,6 +7,8 @@ import { ROOT, POLICY_DIR, FLAG_DIR } from "./root.js";
 import type { Policy, Proposal } from "./ir.js";
 import { InputError } from "./errors.js";
 import { loadSpecFile } from "./load.js";
+import { activeConfig } from "./config.js";
+import { didYouMean } from "./suggest.js";
 import { compose, toPolicy, toProposal } from "./validate.js";
 
 export { ROOT, POLICY_DIR, FLAG_DIR };
@@ -25,15 +27,22 @@ const parts = new Map<string, Promise<Part>>();
 /** A built-in name or a path to a policy/proposal file, loaded once per process. */
 export function loadPart(token: string): Promise<Part> {
   let file: string;
-  if (/^[a-z0-9][a-z0-9.-]*$/.test(token) && existsSync(join(POLICY_DIR, `${token}.ts`))) {
-    file = join(POLICY_DIR, `${token}.ts`);
+  // A name: the config's policy directories first, then the built-ins.
+  const named = /^[a-z0-9][a-z0-9.-]*$/.test(token)
+    ? [...activeConfig().policies, POLICY_DIR].map((d) => join(d, `${token}.ts`)).find((f) => existsSync(f))
+    : undefined;
+  if (named) {
+    file = named;
   } else if (token.endsWith(".ts")) {
     file = resolvePath(token);
     if (!existsSync(file) || !statSync(file).isFile())
       throw new InputError(`policy file not found: ${token}`);
   } else {
+    const known = [
+      ...new Set([...activeConfig().policies.flatMap(builtinNames), ...builtinNames(POLICY_DIR)]),
+    ];
     throw new InputError(
-      `unknown policy '${token}' (built-in: ${builtinNames(POLICY_DIR).join(", ")}; or a path to a .ts file)`,
+      `unknown policy '${token}'${didYouMean(token, known)} (known: ${known.join(", ")}; or a path to a .ts file)`,
     );
   }
   let p = parts.get(file);

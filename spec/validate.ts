@@ -159,8 +159,14 @@ class Converter {
         this.err(
           "unknown-input",
           kp,
-          `unknown input '${input}' (the vocabulary: ${VOCAB_NAMES}, or config:CONFIG_X)`,
+          `unknown input '${input}' (the vocabulary: ${VOCAB_NAMES}; config:CONFIG_X, quirk:KVM_X86_QUIRK_X, cpu:X86_FEATURE_X; or an input of kspec.config.json)`,
         );
+        ok = false;
+        continue;
+      }
+      // An alias (quirk:KVM_X86_QUIRK_CD_NW_CLEARED) is the vocabulary's input (quirkCdNwCleared).
+      if (conds.some((c) => c.input === def.name)) {
+        this.err("duplicate-key", kp, `${input} is ${def.name}, which this condition already names`);
         ok = false;
         continue;
       }
@@ -175,7 +181,7 @@ class Converter {
         ok = false;
         continue;
       }
-      conds.push({ input, values: def.domain.filter((x) => values.includes(x)) });
+      conds.push({ input: def.name, values: def.domain.filter((x) => values.includes(x)) });
     }
     return ok ? conds : undefined;
   }

@@ -1,9 +1,12 @@
 // Bind stage (vocabulary): the vocabulary — every input a memory-type policy may read, its domain, and the C spellings by
 // which kernel trees read it. The checker recognises these spellings and the generator emits them: one table.
 
+import { activeConfig } from "./config.js";
 import { EPT_TYPES, PAT_TYPES, TYPE_CODE } from "./memtypes.js";
 
-export type InputValue = boolean | string;
+import type { InputValue } from "./ir.js";
+
+export type { InputValue };
 
 /** Opaque values the C function is handed, named by what they are rather than by the parameter's spelling. */
 export type Role = "vcpu" | "kvm" | "gfn" | "slot" | "pfn";
@@ -22,6 +25,8 @@ export type Returns = "bool" | "memtype" | { bits: string } | { word: string };
 
 export type CSpelling =
   | { kind: "param"; names: readonly string[]; note?: string }
+  /** A C expression written by the user (kspec.config.json), matched structurally; nonzero is true. */
+  | { kind: "shape"; text: string; note?: string }
   | { kind: "call"; fn: string; args: readonly ArgPattern[]; returns: Returns; note?: string }
   /** `slot->flags & <flag macro>`, the flag macro given by the memslot-flag spec in use. */
   | { kind: "slot-flag"; field: string; note?: string };
@@ -37,7 +42,8 @@ export interface InputDef {
 
 const BOOL: readonly InputValue[] = [false, true];
 
-export const VOCABULARY: readonly InputDef[] = [
+/** The table as written, its literal types kept: BuiltinInputs is derived from it. */
+const TABLE = [
   {
     name: "isMmio",
     kind: "bool",
@@ -159,7 +165,16 @@ export const VOCABULARY: readonly InputDef[] = [
       },
     ],
   },
-];
+] as const satisfies readonly InputDef[];
+
+export const VOCABULARY: readonly InputDef[] = TABLE;
+
+/** The vocabulary's own inputs and the values each takes: the types policy files are checked against. */
+export type BuiltinInputs = {
+  -readonly [D in (typeof TABLE)[number] as D["name"]]: D["kind"] extends "bool"
+    ? boolean
+    : D["domain"][number];
+};
 
 export const CONFIG_PREFIX = "config:";
 
@@ -183,14 +198,98 @@ export const SLOT_FLAG: { input: string; field: string } = (() => {
 
 const BY_NAME = new Map(VOCABULARY.map((d) => [d.name, d]));
 
-/** The definition of an input, `config:CONFIG_X` inputs included (booleans: the option is set). */
+/**
+ * Families of inputs named by the macro they test, for any macro of the family the tree defines:
+ * `quirk:KVM_X86_QUIRK_X` (kvm_check_has_quirk()) and `cpu:X86_FEATURE_X` (the CPU feature tests). A named input
+ * of the vocabulary that tests one macro of a family is that family member under its own name (an alias).
+ */
+export const FAMILIES: readonly {
+  prefix: string;
+  macroPrefix: string;
+  doc: string;
+  calls: readonly string[];
+}[] = [
+  {
+    prefix: "quirk:",
+    macroPrefix: "KVM_X86_QUIRK_",
+    doc: "the KVM quirk is enabled",
+    calls: ["kvm_check_has_quirk"],
+  },
+  {
+    prefix: "cpu:",
+    macroPrefix: "X86_FEATURE_",
+    doc: "the CPU has the feature",
+    calls: ["static_cpu_has", "boot_cpu_has", "cpu_feature_enabled"],
+  },
+];
+
+/** The C spellings of a family member: each call of the family, with the member's macro as its last argument. */
+function familySpellings(f: (typeof FAMILIES)[number], macro: string): CSpelling[] {
+  return f.calls.map((fn) => ({
+    kind: "call",
+    fn,
+    args: fn === "kvm_check_has_quirk" ? [{ role: "kvm" }, { macro }] : [{ macro }],
+    returns: "bool",
+  }));
+}
+
+/** `quirk:KVM_X86_QUIRK_CD_NW_CLEARED` -> quirkCdNwCleared: the family names of the vocabulary's own inputs. */
+const ALIASES: ReadonlyMap<string, string> = new Map(
+  VOCABULARY.flatMap((d) =>
+    FAMILIES.flatMap((f) =>
+      d.c.flatMap((c) => {
+        if (c.kind !== "call" || !f.calls.includes(c.fn)) return [];
+        const last = c.args[c.args.length - 1];
+        return last && "macro" in last && last.macro.startsWith(f.macroPrefix)
+          ? [[`${f.prefix}${last.macro}`, d.name] as const]
+          : [];
+      }),
+    ),
+  ),
+);
+
+/** The name an input is known by: an alias gives the vocabulary's own name; any other name is itself. */
+export function canonicalInput(name: string): string {
+  return ALIASES.get(name) ?? name;
+}
+
+/**
+ * The definition of an input: the vocabulary's (with the config's extra spellings), a family member, a
+ * `config:CONFIG_X` option, or an input of the user's config.
+ */
 export function inputDef(name: string): InputDef | undefined {
-  const d = BY_NAME.get(name);
-  if (d) return d;
+  const canonical = canonicalInput(name);
+  const d = BY_NAME.get(canonical);
+  const config = activeConfig();
+  if (d) {
+    const extra = config.spellings.get(canonical);
+    return extra?.length
+      ? { ...d, c: [...d.c, ...extra.map((s) => ({ kind: "shape" as const, text: s.text }))] }
+      : d;
+  }
   if (/^config:CONFIG_[A-Za-z0-9_]+$/.test(name)) {
     return { name, kind: "bool", domain: BOOL, doc: `${name.slice(CONFIG_PREFIX.length)} is set`, c: [] };
   }
+  for (const f of FAMILIES) {
+    const macro = name.slice(f.prefix.length);
+    if (name.startsWith(f.prefix) && macro.startsWith(f.macroPrefix) && /^[A-Z0-9_]+$/.test(macro))
+      return { name, kind: "bool", domain: BOOL, doc: `${macro}: ${f.doc}`, c: familySpellings(f, macro) };
+  }
+  const u = config.inputs.find((i) => i.name === name);
+  if (u)
+    return {
+      name,
+      kind: "bool",
+      domain: BOOL,
+      doc: u.doc ?? `${name} (kspec.config.json)`,
+      c: u.shapes.map((s) => ({ kind: "shape", text: s.text })),
+    };
   return undefined;
+}
+
+/** Is a name one of the vocabulary's own inputs (or an alias of one)? The config may not define those again. */
+export function isBuiltinInput(name: string): boolean {
+  return BY_NAME.has(canonicalInput(name)) || inputDef(name) !== undefined;
 }
 
 export function isInputName(name: string): boolean {

@@ -1,14 +1,14 @@
 // Write stage: a policy IR written back as a policy file — built as text, laid out by prettier, one
 // comment per rule saying where in the C it came from. The inverse of load.ts + validate.ts.
 
-import { dirname, relative } from "node:path";
+import { dirname, isAbsolute, relative } from "node:path";
 import type { Outcome, Policy, Rule } from "./ir.js";
 import { typeName, TYPE_CODE } from "./memtypes.js";
 
 export interface WriteOptions {
   /** Where the file will live: the import of definePolicy is relative to it. */
   file: string;
-  /** kspec's spec/dsl.ts, for that import. */
+  /** kspec's spec/dsl.ts for a relative import (a file in kspec's own repository), or a package name ("kspec"). */
   dsl: string;
   header: string[];
   /** One comment line per rule (and "default"), e.g. the C file:line it came from. */
@@ -32,8 +32,10 @@ function whenLiteral(r: Rule): Record<string, unknown> {
 
 /** The TypeScript text of a policy file (not yet formatted: prettier lays it out). */
 function build(p: Policy, o: WriteOptions): string {
-  let spec = relative(dirname(o.file), o.dsl).replace(/\\/g, "/").replace(/\.ts$/, ".js");
-  if (!spec.startsWith(".")) spec = `./${spec}`;
+  let spec = isAbsolute(o.dsl)
+    ? relative(dirname(o.file), o.dsl).replace(/\\/g, "/").replace(/\.ts$/, ".js")
+    : o.dsl;
+  if (isAbsolute(o.dsl) && !spec.startsWith(".")) spec = `./${spec}`;
   const json = (v: unknown) => JSON.stringify(v);
   const lines: string[] = [...o.header.map((l) => `// ${l}`)];
   lines.push(`import { definePolicy } from ${json(spec)};`, "", "export default definePolicy({");

@@ -24,6 +24,9 @@ Exit: 0 unchanged, 1 changed, 2 when either function cannot be modeled or on bad
     flag: { type: "string" },
     json: { type: "boolean" },
   },
+  optionHelp: {
+    kernel: "the two trees, A then B (each a directory or DIR@REV)",
+  },
   async run({ values }, io) {
     const dirs = (values.kernel as string[] | undefined) ?? [];
     if (dirs.length !== 2) throw new InputError("diff needs --kernel A --kernel B");

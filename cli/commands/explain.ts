@@ -28,6 +28,9 @@ Hazards are those of DOMAIN.md that a table can show, with the scenarios that sh
 --vs Q: only the scenarios where P and Q give different masks.
 Exit: 0, 2 on a bad policy.`,
   options: { policy: { type: "string" }, vs: { type: "string" }, json: { type: "boolean" } },
+  optionHelp: {
+    vs: "a second policy: the scenarios where the two differ",
+  },
   async run({ values }, io) {
     const expr = str(values, "policy");
     if (!expr) throw new InputError("explain needs --policy P");

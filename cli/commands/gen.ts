@@ -34,6 +34,12 @@ Exit: 0, 2 on bad input (nothing is written).`,
     force: { type: "boolean" },
     rewrite: { type: "boolean" },
   },
+  optionHelp: {
+    out: "the directory of the series (as git format-patch -o); never inside the kernel tree",
+    signoff: "add your Signed-off-by (git config user.name/user.email) and author the patches",
+    force: "replace an earlier series in --out (only the files of a series)",
+    rewrite: "regenerate the whole function body from the policy, not insert the proposal's rules",
+  },
   async run({ values }, io) {
     const expr = str(values, "policy");
     const out = str(values, "out");

@@ -42,6 +42,11 @@ Exit: 0; 2 on bad input (not a repository, a bad range or condition).`,
     all: { type: "boolean" },
     json: { type: "boolean" },
   },
+  optionHelp: {
+    kernel: "a git work tree or bare repository (default: the current directory)",
+    when: 'only changes for these inputs, e.g. "noncoherentDma !quirkCdNwCleared guestMtrr=WC"',
+    all: "list the commits that leave the meaning unchanged too",
+  },
   positionals: true,
   async run({ values, positionals }, io) {
     const dir = str(values, "kernel") ?? ".";

@@ -2,72 +2,39 @@
 // (tree, function, policy) in a small JSON config, one line each and a summary.
 
 import { existsSync } from "node:fs";
-import { dirname, resolve } from "node:path";
 import { checkTree, type Verdict } from "../../checker/check.js";
 import { slotFlagMacros } from "../../checker/binding.js";
 import { openTree } from "../kernel.js";
 import { formatProblem, InputError, SpecError } from "../../spec/errors.js";
-import { readBounded } from "../../spec/files.js";
+import {
+  activeConfig,
+  CONFIG_FILE,
+  LEGACY_SYNC_CONFIG,
+  loadConfig,
+  type SyncPair,
+} from "../../spec/config.js";
 import type { Policy } from "../../spec/ir.js";
 import { resolvePolicy } from "../../spec/resolve.js";
-import { str, type Command } from "../command.js";
+import { type Command } from "../command.js";
 import { json } from "../io.js";
 import { sarifLog, verdictResults, type SarifResult } from "../sarif.js";
 import { verdictJson } from "../verdict-view.js";
 
-export const SYNC_CONFIG = "kspec.sync.json";
-
-export interface SyncPair {
-  kernel: string;
-  policy: string;
-  function?: string;
-  flag?: string;
-}
-
-/** The config: { "pairs": [ { "kernel", "policy", "function"?, "flag"? } ] }; ${VAR} in paths from the environment. */
-export function readConfig(file: string): SyncPair[] {
-  if (!existsSync(file))
-    throw new InputError(`${file}: no such config (see kspec sync --help for its format)`);
-  const text = readBounded(file, 1 << 20).toString("utf8");
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    const pos = /position (\d+)/.exec((e as Error).message);
-    const at = pos ? text.slice(0, Number(pos[1])).split("\n") : undefined;
-    throw new InputError(
-      `${file}${at ? `:${at.length}:${at[at.length - 1].length + 1}` : ""}: not JSON: ${(e as Error).message}`,
-    );
+/**
+ * The pairs to check: those of the config in use (kspec.config.json, or --config FILE), else of the old
+ * kspec.sync.json in the current directory.
+ */
+async function configPairs(): Promise<{ file: string; pairs: SyncPair[] }> {
+  let config = activeConfig();
+  if (!config.file) {
+    if (!existsSync(LEGACY_SYNC_CONFIG))
+      throw new InputError(
+        `${CONFIG_FILE} or ${LEGACY_SYNC_CONFIG}: no such config (see kspec sync --help for its format)`,
+      );
+    config = loadConfig(LEGACY_SYNC_CONFIG, (await import("../../spec/vocabulary.js")).isBuiltinInput);
   }
-  const pairs = (data as { pairs?: unknown })?.pairs;
-  if (!Array.isArray(pairs) || pairs.length === 0)
-    throw new InputError(`${file}: needs "pairs": a non-empty list`);
-  const base = dirname(resolve(file));
-  return pairs.map((p, i) => {
-    const o = p as Record<string, unknown>;
-    for (const k of Object.keys(o ?? {})) {
-      if (!["kernel", "policy", "function", "flag"].includes(k))
-        throw new InputError(`${file}: pairs[${i}]: unknown key '${k}'`);
-    }
-    for (const k of ["kernel", "policy"]) {
-      if (typeof o?.[k] !== "string" || o[k] === "")
-        throw new InputError(`${file}: pairs[${i}]: '${k}' must be a non-empty string`);
-    }
-    const expand = (s: string, k: string) =>
-      s.replace(/\$\{(\w+)\}/g, (_, v: string) => {
-        const val = process.env[v];
-        if (val === undefined)
-          throw new InputError(`${file}: pairs[${i}].${k}: environment variable ${v} is not set`);
-        return val;
-      });
-    const policy = expand(o.policy as string, "policy");
-    return {
-      kernel: resolve(base, expand(o.kernel as string, "kernel")),
-      policy: policy.endsWith(".ts") ? resolve(base, policy) : policy,
-      function: typeof o.function === "string" ? o.function : undefined,
-      flag: typeof o.flag === "string" ? o.flag : undefined,
-    };
-  });
+  if (!config.pairs.length) throw new InputError(`${config.file}: no "pairs" to check`);
+  return { file: config.file!, pairs: config.pairs };
 }
 
 /** One pair's outcome: a verdict, or the one-line reason it could not be checked. */
@@ -105,18 +72,18 @@ export const sync: Command = {
   summary:
     "check every (kernel tree, function, policy) pair of a config: one line each, exit non-zero on any difference",
   usage: "kspec sync [--config FILE] [--json|--sarif]",
-  details: `FILE (default ./${SYNC_CONFIG}) is JSON:
+  details: `The pairs are those of kspec.config.json (found from the current directory upwards, or --config FILE), or of
+the old ./${LEGACY_SYNC_CONFIG}:
   { "pairs": [ { "kernel": "path/to/linux", "policy": "spec/policies/mine.ts", "function": "vmx_get_mt_mask", "flag": "non-coherent-dma" } ] }
 "function" and "flag" are optional; relative paths are relative to the config file; \${VAR} is taken from the
 environment (e.g. "kernel": "\${KERNEL_TREE}").
 Every pair gets one line (one JSON entry, one SARIF run per kernel tree): its verdict, or "error" with the pair's
 index and the reason (a missing tree, an unknown policy); the other pairs are still checked.
 Exit: the worst over the pairs: 0 all equal, 1 any differs, 2 any unverifiable or error.`,
-  options: { config: { type: "string" }, json: { type: "boolean" }, sarif: { type: "boolean" } },
+  options: { json: { type: "boolean" }, sarif: { type: "boolean" } },
   async run({ values }, io) {
     if (values.json && values.sarif) throw new InputError("--json and --sarif exclude each other");
-    const file = str(values, "config") ?? SYNC_CONFIG;
-    const pairs = readConfig(file);
+    const { pairs } = await configPairs();
     const results: PairResult[] = [];
     for (const [i, pair] of pairs.entries()) results.push(await checkPair(pair, i));
     const count = (v: string) => results.filter((r) => outcome(r) === v).length;

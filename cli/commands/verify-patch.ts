@@ -206,6 +206,11 @@ Exit: 0 equal and no error (warnings are printed); 1 differs or an error, or a w
     json: { type: "boolean" },
     sarif: { type: "boolean" },
   },
+  optionHelp: {
+    strict: "warnings fail too (exit 1)",
+    fuzz: "context lines a hunk may ignore at each end (default 0, as git am)",
+    "series-version": "which version of a series the input holds several of",
+  },
   positionals: true,
   async run({ values, positionals }, io) {
     const expr = str(values, "policy");
