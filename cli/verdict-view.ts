@@ -1,4 +1,4 @@
-// Command stage: how a check verdict is shown — human text and the JSON of DESIGN.md — shared by check,
+// Command stage: how a check verdict is shown — human text and the JSON of docs/schemas/check.schema.json — shared by check,
 // verify-patch and sync.
 
 import type { Verdict } from "../checker/check.js";
@@ -7,6 +7,7 @@ import { problemText } from "../kernel/problems.js";
 import { cubeToJson, formatCube } from "../spec/cubes.js";
 import { formatLoc, ruleLabel, type Policy } from "../spec/ir.js";
 import { describeMask, decodeMask } from "../spec/memtypes.js";
+import type { CheckJson } from "./json-types.js";
 
 export const COUNTEREXAMPLE_LIMIT = 256;
 
@@ -47,7 +48,7 @@ export function verdictText(v: Verdict, policy: Policy): string {
   return out.join("\n") + "\n";
 }
 
-export function verdictJson(v: Verdict, policy: Policy) {
+export function verdictJson(v: Verdict, policy: Policy): CheckJson {
   const base = {
     verdict: v.verdict,
     function: v.fn,
@@ -57,7 +58,7 @@ export function verdictJson(v: Verdict, policy: Policy) {
   if (v.verdict === "unverifiable") return { ...base, counterexamples: [], problems: v.problems };
   if (v.verdict === "equal")
     return { ...base, combinations: v.combinations, counterexamples: [], problems: [] };
-  const counterexamples = [];
+  const counterexamples: CheckJson["counterexamples"] = [];
   let truncated = false;
   for (const g of v.groups) {
     const rows = counterexampleRows(g, v.inputs, COUNTEREXAMPLE_LIMIT - counterexamples.length);

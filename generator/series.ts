@@ -273,7 +273,7 @@ export async function planSeries(tree: KernelTree, o: PlanOptions): Promise<Seri
   const lines = coverText.trim().split("\n");
   const hazards = hazardText(scenarios(policy).hazards)
     .trimEnd()
-    .replace(/^hazards \(DOMAIN.md\):/, `Hazards kspec finds in ${policy.name}:`);
+    .replace(/^hazards \([^)]*\):/, `Hazards kspec finds in ${policy.name}:`);
   const cover = { subject: lines[0], body: [...lines.slice(1), "", hazards].join("\n").trim() };
   const files = formatSeries({
     cover,

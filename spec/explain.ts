@@ -5,7 +5,7 @@
 import { compareFns, type Comparison } from "./compare.js";
 import { cubeOf, formatCube } from "./cubes.js";
 import { evaluate, explore, policyInputs, type Env, type Result } from "./evaluate.js";
-import { effectiveRow, findHazards, type HazardFinding } from "./hazards.js";
+import { effectiveRow, findHazards, type HazardFinding, HAZARDS_DOC } from "./hazards.js";
 import type { Policy } from "./ir.js";
 import { formatLoc, ruleLabel } from "./ir.js";
 import { describeMask, PAT_TYPES } from "./memtypes.js";
@@ -59,7 +59,7 @@ export function scenarioTable(s: Scenarios): string {
 }
 
 export function hazardText(hazards: readonly HazardFinding[]): string {
-  const out = [`hazards (DOMAIN.md): ${hazards.length ? "" : "none shown by this table"}`.trimEnd()];
+  const out = [`hazards (${HAZARDS_DOC}): ${hazards.length ? "" : "none shown by this table"}`.trimEnd()];
   for (const h of hazards) {
     out.push(`  #${h.domain} ${h.id}: ${h.title}`);
     for (const c of h.rows) out.push(`      when ${formatCube(c)}`);

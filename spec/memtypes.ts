@@ -1,4 +1,4 @@
-// Evaluate stage (memory types): memory-type codes, the EPT mask encoding and the SDM effective-type table (DOMAIN.md).
+// Evaluate stage (memory types): memory-type codes, the EPT mask encoding and the SDM effective-type table (docs/memory-types.md is written from them).
 
 /** Memory types an EPT leaf may carry (MTRR encoding). */
 export const EPT_TYPES = ["UC", "WC", "WT", "WP", "WB"] as const;

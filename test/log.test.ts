@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildHistory, type History } from "./helpers/history.js";
 import { sh } from "./helpers/kernel.js";
 import { kspec, kspecJson } from "./helpers/run.js";
+import { schemaErrors } from "./helpers/schemas.js";
 
 let h: History;
 const short = (name: string) => h.commits.get(name)!.slice(0, 12);
@@ -25,6 +26,7 @@ describe("kspec log", () => {
   it("lists exactly the commits that change what the function computes, oldest first", () => {
     const r = kspecJson(["log", "--kernel", h.dir, "--json", `${base()}..HEAD`]);
     expect(r.code).toBe(0);
+    expect(schemaErrors("log", r.json)).toBe("");
     expect(r.json.function).toEqual({ name: "vmx_get_mt_mask", file: "arch/x86/kvm/vmx/vmx.c" });
     const commits = r.json.commits as {
       commit: string;

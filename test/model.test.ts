@@ -75,7 +75,7 @@ describe("memory types", () => {
 type Row = Record<string, InputValue>;
 const CODE: Record<string, number> = { UC: 0, WC: 1, WT: 4, WP: 5, WB: 6, "UC-": 7 };
 
-// Hand-derived from the C of each tree (and DOMAIN.md for the proposals), not from the policy files.
+// Hand-derived from the C of each tree (and the design discussion in docs/hazards.md for the proposals), not from the policy files.
 const EXPECTED: Record<string, (r: Row) => number> = {
   "linux-6.1": (r) =>
     r.isMmio

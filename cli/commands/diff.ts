@@ -9,6 +9,7 @@ import { str, type Command } from "../command.js";
 import { json } from "../io.js";
 import { flagMacros, openTree } from "../kernel.js";
 import { DEFAULT_FUNCTION } from "../../kernel/locate.js";
+import type { DiffJson } from "../json-types.js";
 
 export const diffCmd: Command = {
   name: "diff",
@@ -36,7 +37,8 @@ Exit: 0 unchanged, 1 changed, 2 when either function cannot be modeled or on bad
     const m = treeDiff(a, b, { function: fn, flagMacros: await flagMacros(values), groupBy: "mask" });
     if (m.kind === "unverifiable") {
       const dir = m.side === "a" ? dirs[0] : dirs[1];
-      if (values.json) io.out(json({ verdict: "unverifiable", tree: dir, problems: m.problems }));
+      if (values.json)
+        io.out(json({ verdict: "unverifiable", tree: dir, problems: m.problems } satisfies DiffJson));
       else
         io.out(
           `unverifiable: ${m.fn ? `${m.fn.name}() at ${m.fn.file}:${m.fn.line}` : `${fn}()`} in ${dir}:\n${m.problems.map((p) => `  ${problemText(p)}\n`).join("")}`,
@@ -55,7 +57,7 @@ Exit: 0 unchanged, 1 changed, 2 when either function cannot be modeled or on bad
           onlyA,
           onlyB,
           changes: m.groups.map((g) => ({ when: g.when.map(cubeToJson), a: g.a.mask, b: g.b.mask })),
-        }),
+        } satisfies DiffJson),
       );
       return m.kind === "unchanged" ? 0 : 1;
     }

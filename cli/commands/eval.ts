@@ -8,6 +8,7 @@ import { hex, json, table } from "../io.js";
 import { cell, rowJson } from "../policy-view.js";
 import { ruleLabel } from "../../spec/ir.js";
 import { domainOf } from "../../spec/vocabulary.js";
+import type { EvalJson } from "../json-types.js";
 
 /** A full truth table is printed row by row; beyond this, explain's scenarios say the same in fewer lines. */
 export const MAX_ROWS = 1 << 16;
@@ -33,7 +34,13 @@ Exit: 0, 2 on a bad policy or an oversized table (every validation error printed
       );
     const rows = truthTable(p, inputs);
     if (values.json) {
-      io.out(json({ policy: p.name, inputs, rows: rows.map((r) => rowJson(r.inputs, r.result)) }));
+      io.out(
+        json({
+          policy: p.name,
+          inputs,
+          rows: rows.map((r) => rowJson(r.inputs, r.result)),
+        } satisfies EvalJson),
+      );
       return 0;
     }
     io.out(`policy ${p.name}: ${p.source}\n${rows.length} rows over ${inputs.length} inputs\n\n`);

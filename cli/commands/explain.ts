@@ -17,6 +17,7 @@ import { PAT_TYPES } from "../../spec/memtypes.js";
 import { resolvePolicy } from "../../spec/resolve.js";
 import { str, type Command } from "../command.js";
 import { json, type Io } from "../io.js";
+import type { ExplainJson, ExplainVsJson } from "../json-types.js";
 
 export const explain: Command = {
   name: "explain",
@@ -24,7 +25,7 @@ export const explain: Command = {
   usage: "kspec explain --policy P [--vs Q] [--json]",
   details: `Each scenario is a set of inputs that decides the EPT mask; the columns UC..WB are the effective memory type
 of a guest access for each guest PAT type (SDM Vol 3A, "Effective Page-Level Memory Type").
-Hazards are those of DOMAIN.md that a table can show, with the scenarios that show them.
+Hazards are those of docs/hazards.md that a table can show, with the scenarios that show them.
 --vs Q: only the scenarios where P and Q give different masks.
 Exit: 0, 2 on a bad policy.`,
   options: { policy: { type: "string" }, vs: { type: "string" }, json: { type: "boolean" } },
@@ -56,7 +57,7 @@ Exit: 0, 2 on a bad policy.`,
             title: h.title,
             when: h.rows.map(cubeToJson),
           })),
-        }),
+        } satisfies ExplainJson),
       );
       return 0;
     }
@@ -82,7 +83,7 @@ function vs(p: Policy, q: Policy, asJson: boolean, io: Io): number {
           [p.name]: { mask: g.a.mask, rule: ruleName(g.a.origin) },
           [q.name]: { mask: g.b.mask, rule: ruleName(g.b.origin) },
         })),
-      }),
+      } satisfies ExplainVsJson),
     );
     return 0;
   }

@@ -10,6 +10,7 @@ import type { Command } from "../command.js";
 import { json, table } from "../io.js";
 import { KERNEL_HELP, KERNEL_OPTIONS, kernelOptions } from "../kernel.js";
 import { problemText } from "../../kernel/problems.js";
+import type { ExtractJson } from "../json-types.js";
 
 export const extractCmd: Command = {
   name: "extract",
@@ -26,7 +27,15 @@ Exit: 0, 2 when the function cannot be extracted (problems name the construct an
     const info = x.fn;
     if (x.kind === "unverifiable") {
       if (values.json)
-        io.out(json({ function: info, inputs: x.inputs, rows: [], paths: [], problems: x.problems }));
+        io.out(
+          json({
+            function: info,
+            inputs: x.inputs,
+            rows: [],
+            paths: [],
+            problems: x.problems,
+          } satisfies ExtractJson),
+        );
       else {
         io.out(`unverifiable: ${info.name}()${info.file ? ` at ${info.file}:${info.line}` : ""}:\n`);
         for (const p of x.problems) io.out(`  ${problemText(p)}\n`);
@@ -46,15 +55,14 @@ Exit: 0, 2 when the function cannot be extracted (problems name the construct an
           };
         }),
       );
-      io.out(
-        json({
-          function: info,
-          inputs: x.inputs,
-          rows,
-          paths: x.leaves.map((l) => ({ when: cubeToJson(cubeOf(l.env)), mask: l.mask, line: l.ret.line })),
-          problems: [],
-        }),
-      );
+      const doc: ExtractJson = {
+        function: info,
+        inputs: x.inputs,
+        rows,
+        paths: x.leaves.map((l) => ({ when: cubeToJson(cubeOf(l.env)), mask: l.mask, line: l.ret.line })),
+        problems: [],
+      };
+      io.out(json(doc));
       return 0;
     }
     io.out(`${info.name}() at ${info.file}:${info.line} reads ${x.inputs.join(", ") || "no inputs"}\n\n`);

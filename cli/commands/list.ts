@@ -4,6 +4,7 @@ import type { Command } from "../command.js";
 import { builtinNames, loadPart, POLICY_DIR } from "../../spec/resolve.js";
 import { builtinFlags } from "../../spec/flags.js";
 import { json, table } from "../io.js";
+import type { ListJson } from "../json-types.js";
 
 export const list: Command = {
   name: "list",
@@ -11,7 +12,7 @@ export const list: Command = {
   usage: "kspec list [--json]",
   options: { json: { type: "boolean" } },
   async run({ values }, io) {
-    const rows: { kind: string; name: string; summary: string }[] = [];
+    const rows: ListJson["items"] = [];
     for (const name of builtinNames(POLICY_DIR)) {
       const part = await loadPart(name);
       if (part.kind === "policy")
@@ -25,7 +26,7 @@ export const list: Command = {
         summary: `${f.macro} (${f.capability}), with proposal ${f.proposal}: ${f.summary}`,
       });
     }
-    if (values.json) io.out(json({ items: rows }));
+    if (values.json) io.out(json({ items: rows } satisfies ListJson));
     else
       io.out(
         table(

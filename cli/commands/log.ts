@@ -11,6 +11,8 @@ import { semanticLog, type LogEntry } from "../../checker/log.js";
 import { str, type Command } from "../command.js";
 import { json } from "../io.js";
 import { flagMacros } from "../kernel.js";
+import type { Condition, LogJson } from "../json-types.js";
+import type { InputValue } from "../../spec/ir.js";
 
 const mask = (m: number) => {
   const d = decodeMask(m);
@@ -83,7 +85,7 @@ Exit: 0; 2 on bad input (not a repository, a bad range or condition).`,
             changes: changes(e),
             problems: e.problems,
           })),
-        }),
+        } satisfies LogJson),
       );
       return 0;
     }
@@ -115,6 +117,6 @@ Exit: 0; 2 on bad input (not a repository, a bad range or condition).`,
   },
 };
 
-function whenJson(when: ReadonlyMap<string, unknown> | undefined): Record<string, unknown> {
-  return when ? Object.fromEntries(sortInputs(when.keys()).map((k) => [k, when.get(k)])) : {};
+function whenJson(when: ReadonlyMap<string, InputValue> | undefined): Condition {
+  return when ? Object.fromEntries(sortInputs(when.keys()).map((k) => [k, when.get(k)!])) : {};
 }

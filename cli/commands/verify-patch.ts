@@ -15,6 +15,7 @@ import { json } from "../io.js";
 import { kernelTree } from "../kernel.js";
 import { verdictJson, verdictText } from "../verdict-view.js";
 import { sarifLog, verdictResults, type SarifResult } from "../sarif.js";
+import type { VerifyJson } from "../json-types.js";
 
 /** Every finding of the run with its severity: the steps' contradictions and warnings, and the end's. */
 function allFindings(r: VerifyReport): Finding[] {
@@ -79,7 +80,7 @@ function stepText(s: StepReport, n: number): string {
   return out.join("\n") + "\n";
 }
 
-function reportJson(r: VerifyReport) {
+function reportJson(r: VerifyReport): VerifyJson {
   return {
     verdict: r.final.verdict,
     bisectable: r.bisectable,
