@@ -39,6 +39,8 @@ export interface LogOptions {
   when?: Env;
   /** List the commits that leave the meaning unchanged too. */
   all?: boolean;
+  /** Told the step about to run, for a progress display (a long series, a long history). */
+  progress?: (step: string) => void;
 }
 
 interface State {
@@ -93,7 +95,8 @@ export function semanticLog(dir: string, range: readonly string[], o: LogOptions
   };
 
   const entries: LogEntry[] = [];
-  for (const c of commits) {
+  for (const [i, c] of commits.entries()) {
+    o.progress?.(`${i + 1}/${commits.length} ${c.commit.slice(0, 12)} ${c.subject}`);
     const before = stateOf(c.parents[0]);
     const hint = before.x.kind === "table" ? before.x.fn.file : undefined;
     const after = c.parents.length === 0 || touches(c, before.deps) ? extractAt(c.commit, hint) : before;

@@ -50,6 +50,8 @@ export interface VerifyOptions {
   fuzz?: number;
   /** Which version of a series the input holds several of. */
   seriesVersion?: number;
+  /** Told the step about to run, for a progress display (a long series, a long history). */
+  progress?: (step: string) => void;
 }
 
 /** A series of patches onto a base tree: every step checked, and the end state against the policy. */
@@ -68,7 +70,8 @@ export async function verifyPatches(
   }[] = [];
   let tree = base;
   const touched = new Set<string>();
-  for (const p of patches) {
+  for (const [i, p] of patches.entries()) {
+    o.progress?.(`applying ${i + 1}/${patches.length}: ${p.subject}`);
     const applied = applyTo(tree, p, o.fuzz ?? 0);
     applied.changed.forEach((f) => touched.add(f));
     states.push({
@@ -85,6 +88,7 @@ export async function verifyPatches(
   const flagMacros = await slotFlagMacros({ flag: o.flag, introduced });
   const policy = await resolvePolicy(o.policy, async () => importTree(base, flagMacros, o.function));
   const steps: StepReport[] = states.map((s, i) => {
+    o.progress?.(`checking ${i + 1}/${states.length}: ${s.patch.subject}`);
     const meaning = treeDiff(s.before, s.after, { function: o.function, flagMacros, groupBy: "origin" });
     const pl = plumbing(s.after, base, {
       files: s.touched,
@@ -113,6 +117,7 @@ export async function verifyPatches(
       extractable: meaning.kind !== "unverifiable",
     };
   });
+  o.progress?.(`checking the end state against ${policy.name}`);
   const final = checkTree(tree, policy, { function: o.function, flagMacros });
   const last = steps[steps.length - 1]?.plumbing;
   // Errors first, then warnings, then notes: what fails the series leads.

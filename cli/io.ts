@@ -8,7 +8,54 @@ import { mkdirs, writeAtomic } from "../spec/files.js";
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** `text` in the colour of `tone` when standard output is a terminal that wants colour; else as it is. */
+  paint(tone: Tone, text: string): string;
+  /** A progress line on standard error for a step that may take a while (a terminal only; see processIo). */
+  progress(step: string): void;
+  /** Ends the progress display (the last line is erased), before the command's own output. */
+  done(): void;
 }
+
+/**
+ * What a painted word says: `bad` for a disagreement or an error (differs, an error, not bisectable), `unsure` for
+ * what kspec could not decide (unverifiable, a warning). Nothing else is coloured: equal and plain text stay
+ * plain, so colour marks only what a reader must look at.
+ */
+export type Tone = "bad" | "unsure";
+const SGR: Readonly<Record<Tone, string>> = { bad: "\x1b[31m", unsure: "\x1b[33m" };
+
+/** The tone of a verdict word ("differs", "unverifiable"...), undefined for words that stay plain. */
+export function toneOf(word: string): Tone | undefined {
+  return ["differs", "error"].includes(word)
+    ? "bad"
+    : ["unverifiable", "warning"].includes(word)
+      ? "unsure"
+      : undefined;
+}
+
+/** Paint a verdict word by its tone (the text may be the word padded for a column). */
+export function paintWord(io: Pick<Io, "paint">, word: string, text = word): string {
+  const tone = toneOf(word);
+  return tone ? io.paint(tone, text) : text;
+}
+
+/**
+ * Colour only for a terminal, never when NO_COLOR is set to anything but "" (no-color.org) or TERM is dumb:
+ * output piped to a file, a CI log or another tool carries no escape codes.
+ */
+export function wantsColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  return !!stream.isTTY && !env.NO_COLOR && env.TERM !== "dumb";
+}
+
+/**
+ * Progress appears only once a run has lasted a second: quick commands print nothing, and a long one (a series
+ * of many patches, a log over a long history) shows which step it is at, on one line rewritten in place.
+ * KSPEC_PROGRESS_AFTER_MS changes the second (0: from the first step).
+ */
+const PROGRESS_AFTER_MS =
+  Number(process.env.KSPEC_PROGRESS_AFTER_MS ?? "") ||
+  (process.env.KSPEC_PROGRESS_AFTER_MS === "0" ? 0 : 1000);
+let progressShown = false;
 
 /**
  * A reader that goes away (`kspec eval | head -1`) is not an error: the rest of the output is dropped and the
@@ -26,13 +73,31 @@ let watching = false;
 export const processIo: Io = {
   out: (t) => {
     if (!watching) startWatching();
+    processIo.done();
     if (!gone.stdout) process.stdout.write(t);
   },
   err: (t) => {
     if (!watching) startWatching();
+    processIo.done();
     if (!gone.stderr) process.stderr.write(t);
   },
+  paint: (tone, text) => (wantsColour(process.stdout) ? `${SGR[tone]}${text}\x1b[0m` : text),
+  progress: (step) => {
+    if (!process.stderr.isTTY || performance.now() < PROGRESS_AFTER_MS || gone.stderr) return;
+    if (!watching) startWatching();
+    const width = Math.max(20, (process.stderr.columns || 80) - 1);
+    process.stderr.write(`\r\x1b[K${`kspec: ${step}`.slice(0, width)}`);
+    progressShown = true;
+  },
+  done: () => {
+    if (!progressShown) return;
+    progressShown = false;
+    if (!gone.stderr) process.stderr.write("\r\x1b[K");
+  },
 };
+
+/** The same streams without progress lines: for --json and --sarif runs, whose output tools read. */
+export const quiet = (io: Io): Io => ({ ...io, progress: () => {} });
 
 function startWatching(): void {
   watching = true;

@@ -4,7 +4,7 @@
 import { parseArgs } from "node:util";
 import { InputError, SpecError, formatProblem } from "../spec/errors.js";
 import type { Command } from "./command.js";
-import { processIo, type Io } from "./io.js";
+import { processIo, quiet, type Io } from "./io.js";
 import { optionLines } from "./options.js";
 import { didYouMean } from "../spec/suggest.js";
 import { configFile, loadConfig, useConfig } from "../spec/config.js";
@@ -97,7 +97,9 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       throw new InputError(`${cmd.name}: ${msg}${hint}`);
     }
     await useConfigOf(typeof parsed.values.config === "string" ? parsed.values.config : undefined);
-    const code = await cmd.run(parsed, io);
+    // Tools read --json and --sarif output: no progress lines beside it, not even on standard error.
+    const code = await cmd.run(parsed, parsed.values.json || parsed.values.sarif ? quiet(io) : io);
+    io.done();
     if (process.env.KSPEC_STATS) {
       // For benchmarks: which files tree-sitter parsed, so that parsing them alone can be timed.
       const { parsedFiles } = await import("../kernel/parse.js");

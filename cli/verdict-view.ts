@@ -7,6 +7,7 @@ import { problemText } from "../kernel/problems.js";
 import { cubeToJson, formatCube } from "../spec/cubes.js";
 import { formatLoc, ruleLabel, type Policy } from "../spec/ir.js";
 import { describeMask, decodeMask } from "../spec/memtypes.js";
+import { paintWord, type Io } from "./io.js";
 import type { CheckJson } from "./json-types.js";
 
 export const COUNTEREXAMPLE_LIMIT = 256;
@@ -19,7 +20,9 @@ export function fnText(v: Verdict): string {
   return v.fn.file ? `${v.fn.name}() at ${v.fn.file}:${v.fn.line}` : `${v.fn.name}()`;
 }
 
-export function verdictText(v: Verdict, policy: Policy): string {
+/** `io` paints the verdict word (colour on a terminal only). */
+export function verdictText(v: Verdict, policy: Policy, io?: Pick<Io, "paint">): string {
+  const word = io ? paintWord(io, v.verdict) : v.verdict;
   const out: string[] = [];
   if (v.verdict === "equal") {
     out.push(`equal: ${fnText(v)} computes policy ${policy.name}`);
@@ -27,10 +30,10 @@ export function verdictText(v: Verdict, policy: Policy): string {
       `  on all ${v.combinations} combinations of ${v.inputs.join(", ") || "(no inputs)"} (${v.paths} paths)`,
     );
   } else if (v.verdict === "unverifiable") {
-    out.push(`unverifiable: ${fnText(v)} cannot be checked against ${policy.name}:`);
+    out.push(`${word}: ${fnText(v)} cannot be checked against ${policy.name}:`);
     for (const p of v.problems) out.push(`  ${problemText(p)}`);
   } else {
-    out.push(`differs: ${fnText(v)} vs policy ${policy.name}`);
+    out.push(`${word}: ${fnText(v)} vs policy ${policy.name}`);
     out.push(`  ${v.differing} of ${v.combinations} combinations of ${v.inputs.join(", ")} differ:`);
     for (const g of v.groups) {
       const rule = g.b.origin.rule;

@@ -59,6 +59,8 @@ export interface PlanOptions {
   /** Sign off (and author) with this identity; without it, no sign-off and a placeholder author. */
   signoff?: Identity;
   version: string;
+  /** Told the step about to run, for a progress display (a long series, a long history). */
+  progress?: (step: string) => void;
 }
 
 /** The words of the VMX change for a flagged slot's rule: a view for templates/vmx-*.hbs. */
@@ -108,7 +110,7 @@ export async function planSeries(tree: KernelTree, o: PlanOptions): Promise<Seri
     throw new InputError(
       `policy ${policy.name} does not read ${SLOT_FLAG.input}: there is nothing for ${flag.macro} to do`,
     );
-  const st = new SeriesState(tree, flagMacros);
+  const st = new SeriesState(tree, flagMacros, o.progress);
   const table = changeTable(policy, base);
   const baseCommit = tree.gitBase();
   const author = o.signoff ?? DRAFT_AUTHOR;

@@ -86,6 +86,7 @@ export class SeriesState {
   constructor(
     readonly base: KernelTree,
     readonly flagMacros: readonly string[],
+    private readonly progress?: (step: string) => void,
   ) {
     this.tree = base;
   }
@@ -110,6 +111,7 @@ export class SeriesState {
 
   /** One commit: `build` edits the state; its added lines must parse and the function must compute `against`. */
   step(message: string, build: () => void, against: Policy, what: string): void {
+    this.progress?.(`patch ${this.steps.length + 1}: ${message.trim().split("\n")[0]}`);
     const before = new Map(this.changed);
     build();
     const changes: FileChange[] = [];

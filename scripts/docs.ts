@@ -138,6 +138,15 @@ Options several commands share: ${Object.entries(COMMON_HELP)
     .map(([k, v]) => `\`--${k}\`: ${v}`)
     .join("; ")}.
 
+## Environment
+
+- \`KSPEC_CACHE\`: where extractions are kept between runs (default \`$XDG_CACHE_HOME/kspec\`, else
+  \`~/.cache/kspec\`); \`off\` keeps none. An entry is used only when every file it read is unchanged.
+- \`NO_COLOR\` (set and not empty) or \`TERM=dumb\`: no colour. Colour marks differs and errors (red),
+  unverifiable and warnings (yellow), and only when standard output is a terminal.
+- \`KSPEC_PROGRESS_AFTER_MS\`: progress lines (standard error, a terminal only, never with --json or --sarif)
+  start once a run has lasted this long (default 1000; 0 from the first step).
+
 ${all
   .map(
     (c) => `## kspec ${c.name}

@@ -162,6 +162,12 @@ describe("kspec log", () => {
       noncoherentDma: true,
       quirkIgnoreGuestPat: true,
     });
+    // The text shows each row under the condition asked about, as the JSON does.
+    const text = kspec(["log", "--kernel", h.dir, "--when", "isMmio", `${base()}..HEAD`]).stdout;
+    expect(text).toContain(
+      `${short("mmio-wb")} KVM: VMX: Map MMIO write-back\n  when isMmio: UC (0x00) -> WB (0x30)\n`,
+    );
+    expect(text).not.toContain("when always");
   });
 
   it("the whole history (root commit included) lists the function's appearance", () => {

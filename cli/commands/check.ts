@@ -32,7 +32,7 @@ Exit: 0 equal, 1 differs (counterexamples: the inputs, what the C returns and wh
     if (values.json) io.out(json(verdictJson(v, policy)));
     else if (values.sarif)
       io.out(json(sarifForVerdicts([{ verdict: v, policy, kernel: str(values, "kernel")! }])));
-    else io.out(verdictText(v, policy));
+    else io.out(verdictText(v, policy, io));
     return verdictExit(v);
   },
 };

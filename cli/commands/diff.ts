@@ -6,7 +6,7 @@ import { describeMask } from "../../spec/memtypes.js";
 import { problemText } from "../../kernel/problems.js";
 import { treeDiff } from "../../checker/diff.js";
 import { str, type Command } from "../command.js";
-import { json } from "../io.js";
+import { json, paintWord } from "../io.js";
 import { flagMacros, openTree } from "../kernel.js";
 import { DEFAULT_FUNCTION } from "../../kernel/locate.js";
 import type { DiffJson } from "../json-types.js";
@@ -41,7 +41,7 @@ Exit: 0 unchanged, 1 changed, 2 when either function cannot be modeled or on bad
         io.out(json({ verdict: "unverifiable", tree: dir, problems: m.problems } satisfies DiffJson));
       else
         io.out(
-          `unverifiable: ${m.fn ? `${m.fn.name}() at ${m.fn.file}:${m.fn.line}` : `${fn}()`} in ${dir}:\n${m.problems.map((p) => `  ${problemText(p)}\n`).join("")}`,
+          `${paintWord(io, "unverifiable")}: ${m.fn ? `${m.fn.name}() at ${m.fn.file}:${m.fn.line}` : `${fn}()`} in ${dir}:\n${m.problems.map((p) => `  ${problemText(p)}\n`).join("")}`,
         );
       return 2;
     }

@@ -7,7 +7,7 @@ import { hazardText } from "../../spec/explain.js";
 import { decodeMask, describeMask } from "../../spec/memtypes.js";
 import { extract } from "../../checker/extract.js";
 import type { Command } from "../command.js";
-import { json, table } from "../io.js";
+import { json, paintWord, table } from "../io.js";
 import { KERNEL_HELP, KERNEL_OPTIONS, kernelOptions } from "../kernel.js";
 import { problemText } from "../../kernel/problems.js";
 import type { ExtractJson } from "../json-types.js";
@@ -37,7 +37,9 @@ Exit: 0, 2 when the function cannot be extracted (problems name the construct an
           } satisfies ExtractJson),
         );
       else {
-        io.out(`unverifiable: ${info.name}()${info.file ? ` at ${info.file}:${info.line}` : ""}:\n`);
+        io.out(
+          `${paintWord(io, "unverifiable")}: ${info.name}()${info.file ? ` at ${info.file}:${info.line}` : ""}:\n`,
+        );
         for (const p of x.problems) io.out(`  ${problemText(p)}\n`);
       }
       return 2;

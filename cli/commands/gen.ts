@@ -62,6 +62,7 @@ Exit: 0, 2 on bad input (nothing is written).`,
       rewrite: !!values.rewrite,
       signoff,
       version: VERSION,
+      progress: io.progress,
     });
     writeSeriesFiles(target, series.files);
     const n = series.steps.length;

@@ -1,7 +1,7 @@
 // Command stage: `kspec log` — the commits of a git history after which a kernel function computes something
 // else, with the rows that changed.
 
-import { cubeToJson, formatCube } from "../../spec/cubes.js";
+import { cubeToJson, formatCube, type Cube } from "../../spec/cubes.js";
 import { InputError } from "../../spec/errors.js";
 import { decodeMask, describeMask } from "../../spec/memtypes.js";
 import { formatLiteral, parseConjunction, sortInputs } from "../../spec/vocabulary.js";
@@ -9,7 +9,7 @@ import { problemText } from "../../kernel/problems.js";
 import { DEFAULT_FUNCTION } from "../../kernel/locate.js";
 import { semanticLog, type LogEntry } from "../../checker/log.js";
 import { str, type Command } from "../command.js";
-import { json } from "../io.js";
+import { json, paintWord } from "../io.js";
 import { flagMacros } from "../kernel.js";
 import type { Condition, LogJson } from "../json-types.js";
 import type { InputValue } from "../../spec/ir.js";
@@ -65,6 +65,7 @@ Exit: 0; 2 on bad input (not a repository, a bad range or condition).`,
       flagMacros: await flagMacros(values),
       when,
       all: !!values.all,
+      progress: io.progress,
     });
     const changes = (e: LogEntry) =>
       e.groups.flatMap((g) =>
@@ -97,6 +98,9 @@ Exit: 0; 2 on bad input (not a repository, a bad range or condition).`,
     io.out(
       `${fn}()${r.fn ? ` in ${r.fn.file}` : ""}, ${range} (${r.walked} commits, ${r.extracted} read): ${listed} changed what it computes${cond}\n`,
     );
+    // The rows of a --when run are printed with the condition they are under, as the JSON has them.
+    const within = (c: Cube): Cube =>
+      new Map([...[...(when ?? [])].map(([k, v]) => [k, [v]] as [string, InputValue[]]), ...c]);
     for (const e of r.entries) {
       io.out(`\n${e.commit.slice(0, 12)} ${e.subject}\n`);
       if (e.change === "unchanged") io.out("  unchanged\n");
@@ -107,11 +111,13 @@ Exit: 0; 2 on bad input (not a repository, a bad range or condition).`,
             : "  the function from here on (the first commit)\n",
         );
       else if (e.change === "unverifiable")
-        for (const p of e.problems) io.out(`  unverifiable: ${problemText(p)}\n`);
+        for (const p of e.problems) io.out(`  ${paintWord(io, "unverifiable")}: ${problemText(p)}\n`);
       else
         for (const g of e.groups)
           for (const c of g.when)
-            io.out(`  when ${formatCube(c)}: ${describeMask(g.a.mask)} -> ${describeMask(g.b.mask)}\n`);
+            io.out(
+              `  when ${formatCube(within(c))}: ${describeMask(g.a.mask)} -> ${describeMask(g.b.mask)}\n`,
+            );
     }
     return 0;
   },

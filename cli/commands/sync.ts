@@ -16,7 +16,7 @@ import {
 import type { Policy } from "../../spec/ir.js";
 import { resolvePolicy } from "../../spec/resolve.js";
 import { type Command } from "../command.js";
-import { json } from "../io.js";
+import { json, paintWord } from "../io.js";
 import { sarifLog, verdictResults, type SarifResult } from "../sarif.js";
 import { verdictJson } from "../verdict-view.js";
 
@@ -85,7 +85,10 @@ Exit: the worst over the pairs: 0 all equal, 1 any differs, 2 any unverifiable o
     if (values.json && values.sarif) throw new InputError("--json and --sarif exclude each other");
     const { pairs } = await configPairs();
     const results: PairResult[] = [];
-    for (const [i, pair] of pairs.entries()) results.push(await checkPair(pair, i));
+    for (const [i, pair] of pairs.entries()) {
+      io.progress(`pair ${i + 1}/${pairs.length}: ${pair.policy} on ${pair.kernel}`);
+      results.push(await checkPair(pair, i));
+    }
     const count = (v: string) => results.filter((r) => outcome(r) === v).length;
     const summary = {
       pairs: results.length,
@@ -129,7 +132,7 @@ Exit: the worst over the pairs: 0 all equal, 1 any differs, 2 any unverifiable o
       for (const r of results) {
         if (r.kind === "error") {
           io.out(
-            `${"error".padEnd(12)} pairs[${r.index}] ${r.pair.policy}  ${r.pair.kernel}: ${r.message}\n`,
+            `${paintWord(io, "error", "error".padEnd(12))} pairs[${r.index}] ${r.pair.policy}  ${r.pair.kernel}: ${r.message}\n`,
           );
           continue;
         }
@@ -140,7 +143,9 @@ Exit: the worst over the pairs: 0 all equal, 1 any differs, 2 any unverifiable o
             : v.verdict === "unverifiable"
               ? ` (${v.problems[0].file}:${v.problems[0].line}: ${v.problems[0].message})`
               : "";
-        io.out(`${v.verdict.padEnd(12)} ${r.policy.name}  ${v.fn.name}()  ${r.pair.kernel}${extra}\n`);
+        io.out(
+          `${paintWord(io, v.verdict, v.verdict.padEnd(12))} ${r.policy.name}  ${v.fn.name}()  ${r.pair.kernel}${extra}\n`,
+        );
       }
       io.out(
         `${summary.pairs} pairs: ${summary.equal} equal, ${summary.differs} differ${summary.differs === 1 ? "s" : ""}, ${summary.unverifiable} unverifiable${summary.error ? `, ${summary.error} error${summary.error === 1 ? "" : "s"}` : ""}\n`,

@@ -11,7 +11,7 @@ import { problemText } from "../../kernel/problems.js";
 import { verifyPatchInputs, type StepReport, type VerifyReport } from "../../checker/verify.js";
 import type { Finding, Severity } from "../../checker/plumbing.js";
 import { str, type Command } from "../command.js";
-import { json } from "../io.js";
+import { json, paintWord, type Io } from "../io.js";
 import { kernelTree } from "../kernel.js";
 import { verdictJson, verdictText } from "../verdict-view.js";
 import { sarifLog, verdictResults, type SarifResult } from "../sarif.js";
@@ -37,11 +37,11 @@ function at(f: { file?: string; line?: number }): string {
   return f.file ? `${f.file}${f.line ? `:${f.line}` : ""}: ` : "";
 }
 
-function findingText(f: Finding): string {
-  return `${f.severity}: ${at(f)}${f.message} [${f.id}]`;
+function findingText(f: Finding, io: Pick<Io, "paint">): string {
+  return `${paintWord(io, f.severity)}: ${at(f)}${f.message} [${f.id}]`;
 }
 
-function stepText(s: StepReport, n: number): string {
+function stepText(s: StepReport, n: number, io: Pick<Io, "paint">): string {
   const out = [
     `[${s.index}/${n}] ${s.patch.subject}  (${s.patch.source})`,
     `  files: ${s.changed.join(", ")}`,
@@ -70,12 +70,15 @@ function stepText(s: StepReport, n: number): string {
     const pending = f.pending.map((d) => d.id).join(", ");
     out.push(`  plumbing of ${f.macro}: ${done || "nothing yet"}${pending ? `; not yet: ${pending}` : ""}`);
   }
-  for (const w of s.warnings) out.push(`  ${findingText(w)}`);
-  if (!s.extractable) out.push("  NOT CHECKED: vmx_get_mt_mask() cannot be extracted after this patch");
+  for (const w of s.warnings) out.push(`  ${findingText(w, io)}`);
+  if (!s.extractable)
+    out.push(
+      `  ${io.paint("unsure", "NOT CHECKED")}: vmx_get_mt_mask() cannot be extracted after this patch`,
+    );
   if (s.bisectable && s.extractable) out.push("  consistent");
   else if (!s.bisectable) {
-    out.push("  NOT BISECTABLE after this patch:");
-    for (const p of s.plumbing.problems) out.push(`    ${findingText(p)}`);
+    out.push(`  ${io.paint("bad", "NOT BISECTABLE")} after this patch:`);
+    for (const p of s.plumbing.problems) out.push(`    ${findingText(p, io)}`);
   }
   return out.join("\n") + "\n";
 }
@@ -237,6 +240,7 @@ Exit: 0 equal and no error (warnings are printed); 1 differs or an error, or a w
         fuzz,
         seriesVersion,
         stdinName: range ? positionals[0] : undefined,
+        progress: io.progress,
       },
     );
     const policy = r.policy;
@@ -246,11 +250,11 @@ Exit: 0 equal and no error (warnings are printed); 1 differs or an error, or a w
     else {
       const n = r.steps.length;
       io.out(`verify-patch: ${n} patch${n === 1 ? "" : "es"} on ${tree.root}, policy ${policy.name}\n\n`);
-      for (const s of r.steps) io.out(stepText(s, n) + "\n");
-      io.out(`end state: ${verdictText(r.final, policy)}`);
+      for (const s of r.steps) io.out(stepText(s, n, io) + "\n");
+      io.out(`end state: ${verdictText(r.final, policy, io)}`);
       if (r.findings.length) {
         io.out("findings at the end of the series:\n");
-        for (const f of r.findings) io.out(`  ${findingText(f)}\n`);
+        for (const f of r.findings) io.out(`  ${findingText(f, io)}\n`);
       } else io.out("plumbing complete\n");
       const bad = r.steps.filter((s) => !s.bisectable).map((s) => s.index);
       const unchecked = r.steps.filter((s) => !s.extractable).map((s) => s.index);
