@@ -60,7 +60,10 @@ function addedLines(before: string, after: string): [number, number][] {
     .map((h) => [p + h.newStart, p + h.newStart + h.newLines - 1]);
 }
 
-/** The string ranges of the top-level items holding every added line, or undefined when one is outside them. */
+/**
+ * The string ranges to parse for the added lines: the top-level item holding them, or else the stretch between
+ * the items before and after them (defines, prototypes, declarations); undefined when the brace scan is unsure.
+ */
 function itemsAround(text: string, added: [number, number][]): [number, number][] | undefined {
   const items = topLevelBodies(text);
   if (!items.balanced) return undefined;
@@ -71,8 +74,13 @@ function itemsAround(text: string, added: [number, number][]): [number, number][
     const from = starts[s - 1];
     const to = (starts[t] ?? text.length + 1) - 1;
     const it = items.find((x) => x.head <= from && to <= x.close + 1);
-    if (!it) return undefined;
-    out.set(it.head, [it.head, it.close + 1]);
+    if (it) out.set(it.head, [it.head, it.close + 1]);
+    else {
+      // Whole items around the lines, from the end of the last one before them to the head of the first after.
+      const start = items.filter((x) => x.close < from).reduce((m, x) => Math.max(m, x.close + 1), 0);
+      const end = items.filter((x) => x.head > to).reduce((m, x) => Math.min(m, x.head), text.length);
+      out.set(start, [start, end]);
+    }
   }
   return [...out.values()];
 }
