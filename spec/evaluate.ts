@@ -75,11 +75,63 @@ export function explore<T>(run: (env: Env) => T, opts: ExploreOptions = {}): Lea
   return leaves;
 }
 
+/** The leaves of a table as a decision tree: each node tests the input its paths read next. */
+type Trie<T> = { leaf: T } | { input: string; next: Map<InputValue, Trie<T>> };
+
+/**
+ * The decision tree of leaves that `explore` produced (each leaf's env lists its inputs in the order the path
+ * read them); undefined when the leaves are not of that shape (two disagree on which input comes next).
+ */
+function trieOf<T extends { env: Env }>(leaves: readonly T[]): Trie<T> | undefined {
+  let root: Trie<T> | undefined;
+  for (const l of leaves) {
+    const path = [...l.env];
+    // Where the next node goes: the root, or a child of `at` under `value`.
+    let at: Extract<Trie<T>, { input: string }> | undefined;
+    let value: InputValue | undefined;
+    for (let i = 0; ; i++) {
+      const here = at ? at.next.get(value!) : root;
+      if (i === path.length) {
+        if (here) return undefined; // another leaf already sits here: not a partition
+        if (at) at.next.set(value!, { leaf: l });
+        else root = { leaf: l };
+        break;
+      }
+      const [k, v] = path[i];
+      let node = here;
+      if (!node) {
+        node = { input: k, next: new Map() };
+        if (at) at.next.set(value!, node);
+        else root = node;
+      }
+      if (!("input" in node) || node.input !== k) return undefined;
+      at = node;
+      value = v;
+    }
+  }
+  return root;
+}
+
 /**
  * A table given as paths (leaves that partition the input space) as a function of inputs: the leaf whose
- * assignment the inputs agree with. Asks for an input (Need) as the leaves read it.
+ * assignment the inputs agree with. Asks for an input (Need) as the leaves read it. Leaves from `explore` are
+ * walked as a decision tree, so a lookup costs the length of one path, not the number of leaves (comparing two
+ * wide tables would otherwise be quadratic); other leaves are scanned in order, which asks the same questions.
  */
 export function leafLookup<T extends { env: Env }>(leaves: readonly T[]): (env: Env) => T {
+  const trie = trieOf(leaves);
+  if (trie)
+    return (env) => {
+      let node = trie;
+      while ("input" in node) {
+        const got = env.get(node.input);
+        if (got === undefined) throw new Need(node.input);
+        const next = node.next.get(got);
+        if (!next) throw new Error("internal: the table does not cover this input");
+        node = next;
+      }
+      return node.leaf;
+    };
   return (env) => {
     for (const l of leaves) {
       let ok = true;

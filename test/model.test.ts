@@ -12,7 +12,7 @@ import {
   encodeMask,
   type EptType,
 } from "../spec/memtypes.js";
-import { evaluate, explore, policyInputs, truthTable } from "../spec/evaluate.js";
+import { evaluate, explore, leafLookup, Need, policyInputs, truthTable, type Env } from "../spec/evaluate.js";
 import { resolvePolicy } from "../spec/resolve.js";
 import { compareFns } from "../spec/compare.js";
 import { formatCube } from "../spec/cubes.js";
@@ -275,5 +275,80 @@ describe("hazards", () => {
     const masks = truthTable(p).filter((r) => r.inputs.get("slotFlag") && !r.inputs.get("isMmio"));
     expect(new Set(masks.map((r) => r.result.type))).toEqual(new Set(["UC", "WC", "WT", "WP", "WB"]));
     expect(masks.find((r) => r.inputs.get("hostPat") === "UC-")!.result.mask).toBe(0x40);
+  });
+});
+
+describe("leafLookup", () => {
+  // The questions a lookup asks (Need, in order: each explored env lists them) and the leaf it answers, for every
+  // assignment: the decision-tree walk must ask and answer exactly as a scan of the leaves in order does.
+  const trace = (lookup: (env: Env) => unknown) =>
+    explore((env) => lookup(env)).map((l) => [[...l.env], l.value]);
+
+  it("answers as a scan of the leaves for every built-in policy and proposal", async () => {
+    for (const expr of ["linux-6.1", "linux-6.7", "linux-6.12", "linux-6.12+mem-dma", "linux-6.1+mem-wc"]) {
+      const p = await resolvePolicy(expr);
+      const leaves = explore((env) => evaluate(p, env).mask);
+      const scan = (env: Env) => {
+        for (const l of leaves) {
+          let ok = true;
+          for (const [k, v] of l.env) {
+            const got = env.get(k);
+            if (got === undefined) throw new Need(k);
+            if (got !== v) {
+              ok = false;
+              break;
+            }
+          }
+          if (ok) return l;
+        }
+        throw new Error("not covered");
+      };
+      expect(trace(leafLookup(leaves)), expr).toEqual(trace(scan));
+    }
+  });
+
+  it("leaves not in explore's shape (inputs in different orders) are still looked up right", () => {
+    const leaves = [
+      { env: new Map<string, InputValue>([["isMmio", true]]), v: "a" },
+      {
+        env: new Map<string, InputValue>([
+          ["cr0Cd", true],
+          ["isMmio", false],
+        ]),
+        v: "b",
+      },
+      {
+        env: new Map<string, InputValue>([
+          ["isMmio", false],
+          ["cr0Cd", false],
+        ]),
+        v: "c",
+      },
+    ];
+    const f = leafLookup(leaves);
+    expect(
+      f(
+        new Map<string, InputValue>([
+          ["isMmio", false],
+          ["cr0Cd", true],
+        ]),
+      ).v,
+    ).toBe("b");
+    expect(
+      f(
+        new Map<string, InputValue>([
+          ["isMmio", false],
+          ["cr0Cd", false],
+        ]),
+      ).v,
+    ).toBe("c");
+    expect(
+      f(
+        new Map<string, InputValue>([
+          ["isMmio", true],
+          ["cr0Cd", false],
+        ]),
+      ).v,
+    ).toBe("a");
   });
 });
