@@ -13,6 +13,21 @@ export const COMMON_HELP: Readonly<Record<string, string>> = {
   help: "this help",
 };
 
+/** What an option's value is, as the synopses write it (`--kernel DIR`, `--policy P`). */
+const METAVAR: Readonly<Record<string, string>> = {
+  kernel: "DIR",
+  function: "F",
+  flag: "F",
+  policy: "P",
+  vs: "Q",
+  out: "DIR",
+  config: "FILE",
+  name: "N",
+  when: "CONDITION",
+  fuzz: "N",
+  "series-version": "N",
+};
+
 /** `--name VALUE (repeatable)  what it does`, aligned. */
 export function optionLines(
   options: Readonly<Record<string, { type: string; multiple?: boolean }>>,
@@ -20,7 +35,7 @@ export function optionLines(
 ): string[] {
   const all: Record<string, { type: string; multiple?: boolean }> = { ...options, help: { type: "boolean" } };
   const rows = Object.entries(all).map(([k, o]) => [
-    `--${k}${o.type === "string" ? " VALUE" : ""}${o.multiple ? " (repeatable)" : ""}`,
+    `--${k}${o.type === "string" ? ` ${METAVAR[k] ?? "VALUE"}` : ""}${o.multiple ? " (repeatable)" : ""}`,
     own[k] ?? COMMON_HELP[k] ?? "",
   ]);
   const w = Math.max(...rows.map((r) => r[0].length));

@@ -145,7 +145,7 @@ describe("command-line habits", () => {
       const opts = lines.slice(lines.indexOf("options:") + 1, lines.indexOf("", lines.indexOf("options:")));
       expect(opts.length, c.name).toBe(Object.keys(c.options).length + 2); // + --config, --help
       for (const l of opts)
-        expect(l, `${c.name}: ${l}`).toMatch(/^ {2}--\S+( VALUE)?( \(repeatable\))? {2,}\S/);
+        expect(l, `${c.name}: ${l}`).toMatch(/^ {2}--\S+( [A-Z]+)?( \(repeatable\))? {2,}\S/);
     }
     expect(COMMAND_NAMES).toContain("init");
   });
