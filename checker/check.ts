@@ -7,12 +7,15 @@ import {
   evaluate,
   expand,
   leafLookup,
+  policyInputs,
   type Env,
   type ExploreOptions,
   type Result,
 } from "../spec/evaluate.js";
 import type { Policy } from "../spec/ir.js";
-import { domainOf, type InputValue } from "../spec/vocabulary.js";
+import { closest } from "../spec/suggest.js";
+import { domainOf, FAMILIES, type InputValue } from "../spec/vocabulary.js";
+import { Preprocessor } from "../kernel/cpp.js";
 import type { CLoc, Problem } from "../kernel/problems.js";
 import type { KernelTree } from "../kernel/tree.js";
 import {
@@ -25,7 +28,7 @@ import {
 } from "./extract.js";
 import type { Interpreter } from "./interp.js";
 
-export type Verdict =
+export type Verdict = (
   | {
       verdict: "equal";
       fn: FunctionInfo;
@@ -43,7 +46,11 @@ export type Verdict =
       groups: DiffGroup<CLoc, Result>[];
       differing: number;
     }
-  | { verdict: "unverifiable"; fn: FunctionInfo; inputs: string[]; problems: Problem[] };
+  | { verdict: "unverifiable"; fn: FunctionInfo; inputs: string[]; problems: Problem[] }
+) & {
+  /** What a reader should know beside the verdict (a family input the tree does not define). */
+  notes?: string[];
+};
 
 export function combinations(inputs: readonly string[]): number {
   return inputs.reduce((n, i) => n * domainOf(i).length, 1);
@@ -102,7 +109,30 @@ export interface CheckOptions extends ExploreOptions {
 
 /** A kernel tree's function against a policy: equal, differs or unverifiable. */
 export function checkTree(tree: KernelTree, policy: Policy, o: CheckOptions): Verdict {
-  return checkExtraction(extract(tree, { ...o, function: o.function ?? DEFAULT_FUNCTION }), policy, o);
+  const v = checkExtraction(extract(tree, { ...o, function: o.function ?? DEFAULT_FUNCTION }), policy, o);
+  if (v.verdict === "unverifiable") return v;
+  const notes = unseenFamilyInputs(tree, v.fn.file, policy);
+  return notes.length ? { ...v, notes } : v;
+}
+
+/**
+ * The policy's family inputs (quirk:KVM_X86_QUIRK_X, cpu:X86_FEATURE_X) whose macro the function's file cannot
+ * see: the C can never read such an input, so a difference on it is most often a misspelt name (or a policy
+ * for trees that have the quirk or feature). Said beside the verdict, which stays what the comparison found.
+ */
+function unseenFamilyInputs(tree: KernelTree, file: string, policy: Policy): string[] {
+  const family = policyInputs(policy).flatMap((name) => {
+    const f = FAMILIES.find((x) => name.startsWith(x.prefix));
+    return f ? [{ name, f, macro: name.slice(f.prefix.length) }] : [];
+  });
+  if (!family.length) return [];
+  const pp = new Preprocessor(tree, file);
+  return family
+    .filter((x) => pp.lookup(x.macro).length === 0)
+    .map(({ name, f, macro }) => {
+      const near = closest(macro, pp.definedNames(f.macroPrefix)).slice(0, 3);
+      return `the policy reads ${name}, but ${macro} is not defined where ${file} can see it, so the C never reads it${near.length ? `: did you mean ${near.map((m) => f.prefix + m).join(" or ")}?` : ""}`;
+    });
 }
 
 /** Full input rows of a group's paths, for JSON counterexamples (at most `limit`). */

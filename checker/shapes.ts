@@ -8,7 +8,7 @@ import type { SpecProblem } from "../spec/errors.js";
 import type { Config } from "../spec/config.js";
 import { expressionOf } from "../kernel/macros.js";
 import type { SyntaxNode } from "../kernel/parse.js";
-import { inputDef, type Role } from "../spec/vocabulary.js";
+import { inputDef, VOCABULARY, type Role } from "../spec/vocabulary.js";
 
 export interface BoundShape {
   input: string;
@@ -37,9 +37,55 @@ export function configShapes(c: Config): { shapes: BoundShape[]; problems: SpecP
     }
   };
   for (const u of c.inputs) add(u.name, "bool", u.shapes);
+  const own = shapes.length;
   for (const [name, list] of c.spellings)
     add(inputDef(name)!.name, inputDef(name)!.kind === "enum" ? "memtype" : "bool", list);
+  // One piece of C stands for one input: a shape that is already a named input's call, or that two entries
+  // claim, would silently take the C away from the other.
+  const locs = new Map(
+    [...c.inputs.flatMap((u) => u.shapes), ...[...c.spellings.values()].flat()].map((x) => [x.text, x.loc]),
+  );
+  const seen = new Map<string, string>();
+  for (const [i, sh] of shapes.entries()) {
+    const builtin = builtinOf(sh.node);
+    const key = sh.node.text.replace(/\s+/g, "");
+    const other = seen.get(key);
+    if (i < own && builtin)
+      problems.push({
+        kind: "bad-shape",
+        loc: locs.get(sh.text),
+        message: `'${sh.text}' is C kspec reads as ${builtin}: an input of your own needs C of its own`,
+      });
+    else if (other !== undefined && other !== sh.input)
+      problems.push({
+        kind: "bad-shape",
+        loc: locs.get(sh.text),
+        message: `'${sh.text}' is bound to both ${other} and ${sh.input}: one piece of C stands for one input`,
+      });
+    seen.set(key, sh.input);
+  }
   return { shapes, problems };
+}
+
+/**
+ * The calls the vocabulary binds to its named inputs (kvm_arch_has_noncoherent_dma -> noncoherentDma; a quirk or
+ * CPU-feature test -> the input named for that macro). A family call of another macro is free to be named.
+ */
+const BUILTIN_CALLS: readonly { fn: string; macro?: string; input: string }[] = VOCABULARY.flatMap((d) =>
+  d.c.flatMap((c) => {
+    if (c.kind !== "call") return [];
+    const last = c.args[c.args.length - 1];
+    return [{ fn: c.fn, macro: last && "macro" in last ? last.macro : undefined, input: d.name }];
+  }),
+);
+
+/** The named input whose C a call shape is, if it is one. */
+function builtinOf(n: SyntaxNode): string | undefined {
+  if (n.type !== "call_expression") return undefined;
+  const fn = n.childForFieldName("function")?.text;
+  const args = n.childForFieldName("arguments")?.text ?? "";
+  return BUILTIN_CALLS.find((b) => b.fn === fn && (!b.macro || new RegExp(`\\b${b.macro}\\b`).test(args)))
+    ?.input;
 }
 
 function strip(n: SyntaxNode): SyntaxNode {

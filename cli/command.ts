@@ -16,6 +16,8 @@ export interface Command {
   /** One line of help per option of the command's own (shared options are described in cli/options.ts). */
   optionHelp?: Readonly<Record<string, string>>;
   positionals?: boolean;
+  /** --config names the file the command writes (init), not one to read first. */
+  writesConfig?: boolean;
   run(args: { values: Values; positionals: string[] }, io: Io): Promise<number>;
 }
 

@@ -48,6 +48,8 @@ export interface CheckJson {
   /** More counterexamples exist than are listed. */
   truncated?: boolean;
   problems: Problem[];
+  /** What a reader should know beside the verdict (a quirk: or cpu: input the tree does not define). */
+  notes?: string[];
 }
 
 /** `kspec extract --json`. */
@@ -126,7 +128,13 @@ export interface SyncJson {
 
 /** `kspec list --json`. */
 export interface ListJson {
-  items: { kind: "policy" | "proposal" | "flag"; name: string; summary: string }[];
+  items: {
+    kind: "policy" | "proposal" | "flag";
+    name: string;
+    summary: string;
+    /** For a policy or proposal of the config's policies directories: its file. */
+    file?: string;
+  }[];
 }
 
 /** A row of a policy's truth table. */

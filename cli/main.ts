@@ -89,14 +89,22 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
         strict: true,
       });
     } catch (e) {
-      const msg = (e as Error).message.split("\n")[0];
+      // Node adds advice on '--' that reads oddly in one line; a -N is git log's count, which kspec log does not take.
+      const msg = (e as Error).message
+        .split("\n")[0]
+        .replace(/\. To specify a positional argument starting with a '-'.*$/, "")
+        .replace(
+          /^(Unknown option '-(\d+)')$/,
+          cmd.name === "log" ? "$1: give a revision range (HEAD~$2..HEAD)" : "$1",
+        );
       const unknown = /Unknown option '--?([^']+)'/.exec(msg)?.[1];
       const hint = unknown
         ? didYouMean(unknown, Object.keys(optionsOf(cmd))).replace(/mean (\S)/, "mean --$1")
         : "";
       throw new InputError(`${cmd.name}: ${msg}${hint}`);
     }
-    await useConfigOf(typeof parsed.values.config === "string" ? parsed.values.config : undefined);
+    if (!cmd.writesConfig)
+      await useConfigOf(typeof parsed.values.config === "string" ? parsed.values.config : undefined);
     // Tools read --json and --sarif output: no progress lines beside it, not even on standard error.
     const code = await cmd.run(parsed, parsed.values.json || parsed.values.sarif ? quiet(io) : io);
     io.done();

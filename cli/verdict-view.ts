@@ -48,6 +48,7 @@ export function verdictText(v: Verdict, policy: Policy, io?: Pick<Io, "paint">):
       }
     }
   }
+  for (const n of v.notes ?? []) out.push(`note: ${n}`);
   return out.join("\n") + "\n";
 }
 
@@ -57,6 +58,7 @@ export function verdictJson(v: Verdict, policy: Policy): CheckJson {
     function: v.fn,
     policy: policy.name,
     inputs: v.inputs,
+    ...(v.notes ? { notes: v.notes } : {}),
   };
   if (v.verdict === "unverifiable") return { ...base, counterexamples: [], problems: v.problems };
   if (v.verdict === "equal")

@@ -319,6 +319,14 @@ export class Preprocessor {
     return fullScans.get(file, text, () => scanDirectives(text, file));
   }
 
+  /** The names of the macros the closure defines that start with `prefix` (for "did you mean"; it scans them all). */
+  definedNames(prefix: string): string[] {
+    const out = new Set<string>();
+    for (const f of this.includeClosure())
+      for (const d of this.scan(f).defines) if (d.name.startsWith(prefix)) out.add(d.name);
+    return [...out].sort();
+  }
+
   /**
    * The live definitions of a macro, distinct by body; more than one means the tree's value is ambiguous. Looked
    * up when the interpreter needs the name: searching the closure's text for one name costs about a millisecond,

@@ -7,7 +7,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, openSync, readSync, realpathSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, posix } from "node:path";
+import { join, posix, resolve } from "node:path";
 import { InputError } from "../spec/errors.js";
 import {
   KernelTree,
@@ -42,7 +42,14 @@ export function git(repo: string, args: readonly string[], input?: string): stri
 /** The repository of a directory (a work tree or a bare repository), or an InputError. */
 export function gitDirOf(dir: string): string {
   requireDirectory(dir);
-  const gd = git(dir, ["rev-parse", "--absolute-git-dir"]).trim();
+  let gd: string;
+  try {
+    gd = git(dir, ["rev-parse", "--absolute-git-dir"]).trim();
+  } catch (e) {
+    if (e instanceof InputError)
+      throw new InputError(`${resolve(dir)}: not a git repository (a revision needs one)`);
+    throw e;
+  }
   return realpathSync(gd);
 }
 

@@ -142,8 +142,9 @@ Options several commands share: ${Object.entries(COMMON_HELP)
 
 - \`KSPEC_CACHE\`: where extractions are kept between runs (default \`$XDG_CACHE_HOME/kspec\`, else
   \`~/.cache/kspec\`); \`off\` keeps none. An entry is used only when every file it read is unchanged.
-- \`NO_COLOR\` (set and not empty) or \`TERM=dumb\`: no colour. Colour marks differs and errors (red),
-  unverifiable and warnings (yellow), and only when standard output is a terminal.
+- \`NO_COLOR\` (set and not empty) or \`TERM=dumb\`: no colour. Colour marks the verdicts and findings a reader
+  must look at, and only when standard output is a terminal: differs, error findings and NOT BISECTABLE in red;
+  unverifiable, warnings and NOT CHECKED in yellow. kspec's own one-line errors on standard error stay plain.
 - \`KSPEC_PROGRESS_AFTER_MS\`: progress lines (standard error, a terminal only, never with --json or --sarif)
   start once a run has lasted this long (default 1000; 0 from the first step).
 

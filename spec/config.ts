@@ -9,6 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { InputError, SpecError, type SpecProblem } from "./errors.js";
 import { readBounded, TooLarge } from "./files.js";
 import type { Loc } from "./ir.js";
+import { didYouMean } from "./suggest.js";
 import { displayPath, parseJsonText, type Json, type Path } from "./load.js";
 
 export const CONFIG_FILE = "kspec.config.json";
@@ -33,6 +34,8 @@ export interface SyncPair {
   policy: string;
   function?: string;
   flag?: string;
+  /** Why the pair cannot be checked as written (an unset ${VAR}): sync reports it on the pair's own line. */
+  error?: string;
 }
 
 export interface Config {
@@ -129,7 +132,7 @@ export function loadConfig(file: string, builtinInput: (name: string) => boolean
   }
   for (const k of Object.keys(value))
     if (!(KEYS as readonly string[]).includes(k))
-      bad([k], `unknown key '${k}' (the config has ${KEYS.join(", ")})`, "unknown-key");
+      bad([k], `unknown key '${k}'${didYouMean(k, KEYS)} (the config has ${KEYS.join(", ")})`, "unknown-key");
 
   if (value.policies !== undefined) {
     strings(value.policies, ["policies"], '"policies"').forEach((p, i) => {
@@ -154,10 +157,16 @@ export function loadConfig(file: string, builtinInput: (name: string) => boolean
         }
         for (const k of Object.keys(def))
           if (k !== "c" && k !== "doc")
-            bad(["inputs", name, k], `unknown key '${k}' (an input has c, doc)`, "unknown-key");
+            bad(
+              ["inputs", name, k],
+              `unknown key '${k}'${didYouMean(k, ["c", "doc"])} (an input has c, doc)`,
+              "unknown-key",
+            );
         if (def.doc !== undefined && typeof def.doc !== "string")
           bad(["inputs", name, "doc"], "doc is a string");
         const shapes = strings(def.c ?? null, ["inputs", name, "c"], `inputs.${name}.c`);
+        if (Array.isArray(def.c) && def.c.length === 0)
+          bad(["inputs", name, "c"], `inputs.${name}.c is empty: an input needs the C that stands for it`);
         config.inputs.push({
           name,
           doc: typeof def.doc === "string" ? def.doc : undefined,
@@ -219,7 +228,12 @@ function readPairs(
     }
     for (const k of Object.keys(p))
       if (!(PAIR_KEYS as readonly string[]).includes(k))
-        bad(["pairs", i, k], `unknown key '${k}' (a pair has ${PAIR_KEYS.join(", ")})`, "unknown-key");
+        bad(
+          ["pairs", i, k],
+          `unknown key '${k}'${didYouMean(k, PAIR_KEYS)} (a pair has ${PAIR_KEYS.join(", ")})`,
+          "unknown-key",
+        );
+    const unset: string[] = [];
     const field = (k: string, required: boolean): string | undefined => {
       const v = p[k];
       if (v === undefined && !required) return undefined;
@@ -227,15 +241,26 @@ function readPairs(
         bad(["pairs", i, k], `pairs[${i}]: '${k}' must be a non-empty string`);
         return undefined;
       }
-      return v.replace(/\$\{(\w+)\}/g, (_, name: string) => {
+      // An unset variable is this pair's problem, not the config's: the other pairs are still checked.
+      return v.replace(/\$\{(\w+)\}/g, (whole, name: string) => {
         const val = process.env[name];
-        if (val === undefined) bad(["pairs", i, k], `environment variable ${name} is not set`);
-        return val ?? "";
+        if (val === undefined) unset.push(name);
+        return val ?? whole;
       });
     };
     const [kernel, policy] = [field("kernel", true), field("policy", true)];
     const [fn, flag] = [field("function", false), field("flag", false)];
     if (kernel === undefined || policy === undefined) return;
+    if (unset.length) {
+      out.push({
+        kernel,
+        policy,
+        function: fn,
+        flag,
+        error: `environment variable${unset.length > 1 ? "s" : ""} ${unset.join(", ")} ${unset.length > 1 ? "are" : "is"} not set`,
+      });
+      return;
+    }
     out.push({
       kernel: resolveRevision(dir, kernel),
       policy: policy.endsWith(".ts") ? resolve(dir, policy) : policy,

@@ -6,7 +6,7 @@ import type { Cond, Insert, Outcome, Policy, Proposal, Rule, TypeSource } from "
 import { SpecError, type SpecProblem, type SpecProblemKind } from "./errors.js";
 import type { Json, LoadedFile, Path } from "./load.js";
 import { explore, ruleMatches, outcomeCode, type Env } from "./evaluate.js";
-import { formatLiteral, inputDef, sortInputs, type InputValue } from "./vocabulary.js";
+import { formatLiteral, inputDef, sortInputs, unknownInputText, type InputValue } from "./vocabulary.js";
 
 type Obj = { [k: string]: Json };
 
@@ -156,11 +156,7 @@ class Converter {
       const kp = [...path, input];
       const def = inputDef(input);
       if (!def) {
-        this.err(
-          "unknown-input",
-          kp,
-          `unknown input '${input}' (the vocabulary: ${VOCAB_NAMES}; config:CONFIG_X, quirk:KVM_X86_QUIRK_X, cpu:X86_FEATURE_X; or an input of kspec.config.json)`,
-        );
+        this.err("unknown-input", kp, unknownInputText(input));
         ok = false;
         continue;
       }
@@ -218,9 +214,6 @@ class Converter {
     return v.map((r, i) => this.rule(r, [...path, i], origin)).filter((r): r is Rule => r !== undefined);
   }
 }
-
-const VOCAB_NAMES =
-  "isMmio, noncoherentDma, cr0Cd, quirkCdNwCleared, quirkIgnoreGuestPat, selfSnoop, slotFlag, guestMtrr, hostPat";
 
 function sortConds(conds: Cond[]): Cond[] {
   const order = sortInputs(conds.map((c) => c.input));

@@ -2,6 +2,7 @@
 // which kernel trees read it. The checker recognises these spellings and the generator emits them: one table.
 
 import { activeConfig } from "./config.js";
+import { closest } from "./suggest.js";
 import { EPT_TYPES, PAT_TYPES, TYPE_CODE } from "./memtypes.js";
 
 import type { InputValue } from "./ir.js";
@@ -287,6 +288,17 @@ export function inputDef(name: string): InputDef | undefined {
   return undefined;
 }
 
+/**
+ * Why a name is not an input, in one phrase: the names it is close to, the vocabulary, the families, and the
+ * config's own inputs by name. Policy validation and `--when` say the same.
+ */
+export function unknownInputText(name: string): string {
+  const mine = activeConfig().inputs.map((i) => i.name);
+  const known = [...VOCABULARY.map((d) => d.name), ...ALIASES.keys(), ...mine];
+  const near = closest(name, known).slice(0, 3);
+  return `unknown input '${name}'${near.length ? `: did you mean ${near.join(" or ")}?` : ""} (the vocabulary: ${VOCABULARY.map((d) => d.name).join(", ")}; config:CONFIG_X, quirk:KVM_X86_QUIRK_X, cpu:X86_FEATURE_X${mine.length ? `; kspec.config.json's: ${mine.join(", ")}` : "; or an input of kspec.config.json"})`;
+}
+
 /** Is a name one of the vocabulary's own inputs (or an alias of one)? The config may not define those again. */
 export function isBuiltinInput(name: string): boolean {
   return BY_NAME.has(canonicalInput(name)) || inputDef(name) !== undefined;
@@ -346,9 +358,11 @@ export function parseConjunction(text: string): Map<string, InputValue> {
     .filter(Boolean)) {
     const m = /^(!?)([A-Za-z][\w:]*)(?:=(.+))?$/.exec(word);
     if (!m) throw new Error(`'${word}': not a literal (write name, !name or name=value)`);
-    const [, not, name, value] = m;
-    const def = inputDef(name);
-    if (!def) throw new Error(`'${name}' is not an input (kspec explain --help lists them)`);
+    const [, not, written, value] = m;
+    const def = inputDef(written);
+    if (!def) throw new Error(unknownInputText(written));
+    // An alias (cpu:X86_FEATURE_SELFSNOOP) is the vocabulary's own input (selfSnoop), as in a policy.
+    const name = def.name;
     let v: InputValue;
     if (value === undefined) {
       if (def.kind !== "bool") throw new Error(`${name} needs a value: ${name}=${def.domain.join("|")}`);

@@ -109,14 +109,14 @@ describe("kspec log", () => {
       expect(r.stdout).not.toContain(short(quiet));
     expect(r.stdout.split("\n")[0]).toMatch(
       new RegExp(
-        `^vmx_get_mt_mask\\(\\) in arch/x86/kvm/vmx/vmx.c, ${base()}..HEAD \\(15 commits, \\d+ read\\): 8 changed what it computes$`,
+        `^vmx_get_mt_mask\\(\\) in arch/x86/kvm/vmx/vmx.c, ${base()}..HEAD \\(15 commits; \\d+ states read, the base included\\): 8 changed what it computes$`,
       ),
     );
   });
 
   it("reads again only the commits that touch what the function read", () => {
     const r = kspec(["log", "--kernel", h.dir, `${base()}..HEAD`], { env: { KSPEC_CACHE: "off" } });
-    const m = /\((\d+) commits, (\d+) read\)/.exec(r.stdout)!;
+    const m = /\((\d+) commits; (\d+) states read/.exec(r.stdout)!;
     expect(Number(m[1])).toBe(15);
     // The two commits of unrelated files are not read; the base (the range's parent) is.
     const read = Number(m[2]);
@@ -168,6 +168,17 @@ describe("kspec log", () => {
       `${short("mmio-wb")} KVM: VMX: Map MMIO write-back\n  when isMmio: UC (0x00) -> WB (0x30)\n`,
     );
     expect(text).not.toContain("when always");
+    // A family name of a vocabulary input is that input, as in a policy.
+    const commitsFor = (when: string) =>
+      kspecJson(["log", "--kernel", h.dir, "--json", "--when", when, `${base()}..HEAD`]).json.commits;
+    const byAlias = commitsFor("!isMmio quirk:KVM_X86_QUIRK_IGNORE_GUEST_PAT");
+    expect(byAlias).toEqual(commitsFor("!isMmio quirkIgnoreGuestPat"));
+    expect(byAlias.length).toBeGreaterThan(0);
+    const typo = kspec(["log", "--kernel", h.dir, "--when", "isMMio", `${base()}..HEAD`]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(
+      /^kspec: --when: unknown input 'isMMio': did you mean isMmio\? \(the vocabulary: /,
+    );
   });
 
   it("the whole history (root commit included) lists the function's appearance", () => {
@@ -258,6 +269,17 @@ describe("git revisions wherever a tree is read", () => {
       "unverifiable",
     ]);
     expect(r.json.verdict).toBe("equal");
+    // A series without a memslot flag has no plumbing, and says so rather than "complete".
+    const text = kspec([
+      "verify-patch",
+      "--kernel",
+      h.dir,
+      "--policy",
+      "linux-6.12",
+      `${byCommit("mmio-wb")}..${byCommit("mmio-uc")}`,
+    ]).stdout;
+    expect(text).toContain("\nno memslot flag in this series: no plumbing to check\n");
+    expect(text).not.toContain("plumbing complete");
     expect(readFileSync(join(h.dir, "arch/x86/kvm/vmx/vmx.c"), "utf8")).toContain("\tif (is_mmio)\n");
   });
 });

@@ -171,12 +171,28 @@ describe("command-line habits", () => {
     expect(readdirSync(d).sort()).toEqual(["kspec.config.json", "policies"]);
     const c = kspec(["check", "--kernel", treeDir("6.12"), "--policy", "my-policy"], { cwd: d });
     expect(c.stdout).toMatch(/^equal: /);
+    // kspec list shows the project's policies first, with their files.
+    expect(kspec(["list"], { cwd: d }).stdout.split("\n")[1]).toMatch(
+      /^policy\s+my-policy\s+.*\[policies\/my-policy\.ts\]$/,
+    );
     const before = readFileSync(join(d, "policies", "my-policy.ts"), "utf8");
     writeFileSync(join(d, "policies", "my-policy.ts"), before + "// mine\n");
     const again = kspec(["init"], { cwd: d });
     expect(again.code).toBe(2);
-    expect(again.stderr).toMatch(/exists: kspec init writes over nothing/);
+    expect(again.stderr).toMatch(/my-policy\.ts exist: kspec init writes over nothing/);
     expect(readFileSync(join(d, "policies", "my-policy.ts"), "utf8")).toBe(before + "// mine\n");
+    // Below a project, init says that the new config hides the one further up.
+    const sub = join(d, "sub");
+    mkdirSync(sub);
+    const nested = kspec(["init"], { cwd: sub });
+    expect(nested.code).toBe(0);
+    expect(nested.stderr).toMatch(
+      /note: .*kspec\.config\.json is further up; from .*sub down, the new config is the one read/,
+    );
+    // --config names where the config goes; the policies directory goes beside it.
+    const named = kspec(["init", "--config", "deep/k.json"], { cwd: sub });
+    expect(named.code, named.stderr).toBe(0);
+    expect(readdirSync(join(sub, "deep")).sort()).toEqual(["k.json", "policies"]);
     rmSync(d, { recursive: true });
   });
 });

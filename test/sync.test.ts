@@ -147,4 +147,24 @@ describe("kspec sync", () => {
     );
     expect(kspec(["sync"], { cwd: d }).stderr).toMatch(/kspec\.sync\.json: no such config/);
   });
+
+  it("an unset ${VAR} is its pair's error; the other pairs are still checked", () => {
+    const config = join(tmp(), "kspec.config.json");
+    writeFileSync(
+      config,
+      JSON.stringify({
+        pairs: [
+          { kernel: "${KSPEC_TEST_UNSET}", policy: "linux-6.12" },
+          { kernel: treeDir("6.12"), policy: "linux-6.12" },
+        ],
+      }),
+    );
+    const r = kspec(["sync", "--config", config], { env: { KSPEC_TEST_UNSET: undefined } });
+    expect(r.code).toBe(2);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines[0]).toMatch(
+      /^error\s+pairs\[0\] linux-6\.12 .*environment variable KSPEC_TEST_UNSET is not set$/,
+    );
+    expect(lines[1]).toMatch(/^equal\s+linux-6\.12 /);
+  });
 });

@@ -45,6 +45,27 @@ describe("families of inputs", () => {
     expect(r.code).toBe(0);
   });
 
+  it("a family input whose macro the tree does not define is named beside the verdict, with the near names", () => {
+    const policy = join(FIX, "policies", "quirk-misspelt.ts");
+    const r = kspec(["check", "--kernel", treeDir("6.12"), "--policy", policy]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      "note: the policy reads quirk:KVM_X86_QUIRK_IGNORE_GUEST_PTA, but KVM_X86_QUIRK_IGNORE_GUEST_PTA is not defined where arch/x86/kvm/vmx/vmx.c can see it, so the C never reads it: did you mean quirk:KVM_X86_QUIRK_IGNORE_GUEST_PAT?",
+    );
+    const j = kspecJson(["check", "--kernel", treeDir("6.12"), "--policy", policy, "--json"]);
+    expect(j.json.notes).toHaveLength(1);
+    // A family input the tree does define gets no note.
+    const ok = kspecJson([
+      "check",
+      "--kernel",
+      tree("quirk-family-6.12.c"),
+      "--policy",
+      join(FIX, "policies", "quirk-lint0.ts"),
+      "--json",
+    ]);
+    expect(ok.json.notes).toBeUndefined();
+  });
+
   it("cpu:X86_FEATURE_X: static_cpu_has, boot_cpu_has, cpu_feature_enabled; selfSnoop is cpu:X86_FEATURE_SELFSNOOP", () => {
     const x = kspecJson(["extract", "--kernel", tree("cpu-family-6.12.c"), "--json"]);
     expect(x.json.inputs).toEqual(["isMmio", "selfSnoop", "cpu:X86_FEATURE_HYPERVISOR"]);
@@ -148,6 +169,17 @@ describe("inputs and spellings of the user's (kspec.config.json)", () => {
       ],
       ['{\n  "policies": ["missing-dir"]\n}\n', /kspec\.config\.json:2:16: missing-dir: not a directory/],
       ['{\n  "inputs": {,}\n}\n', /kspec\.config\.json:2:\d+: not JSON/],
+      ['{\n  "inputz": {}\n}\n', /kspec\.config\.json:2:3: unknown key 'inputz' \(did you mean inputs\?\)/],
+      ['{\n  "inputs": { "x": { "c": [] } }\n}\n', /kspec\.config\.json:2:22: inputs\.x\.c is empty/],
+      // C that a built-in input already reads, or that two inputs claim, would be taken from one of them.
+      [
+        '{\n  "inputs": { "foo": { "c": ["kvm_arch_has_noncoherent_dma(kvm)"] } }\n}\n',
+        /kspec\.config\.json:2:30: 'kvm_arch_has_noncoherent_dma\(kvm\)' is C kspec reads as noncoherentDma/,
+      ],
+      [
+        '{\n  "inputs": {\n    "a": { "c": ["vcpu->kvm->arch.x"] },\n    "b": { "c": ["vcpu->kvm->arch.x"] }\n  }\n}\n',
+        /kspec\.config\.json:\d+:\d+: 'vcpu->kvm->arch\.x' is bound to both a and b/,
+      ],
     ];
     for (const [text, want] of cases) {
       writeFileSync(join(d, "kspec.config.json"), text);

@@ -2,12 +2,12 @@
 // repository of one's own policies. Never over an existing file.
 
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { CONFIG_FILE } from "../../spec/config.js";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { CONFIG_FILE, configFile } from "../../spec/config.js";
 import { InputError } from "../../spec/errors.js";
 import { resolvePolicy } from "../../spec/resolve.js";
 import { policyFileText } from "../../spec/write.js";
-import type { Command } from "../command.js";
+import { str, type Command } from "../command.js";
 import { writeFileAtomic } from "../io.js";
 
 const CONFIG = `{
@@ -38,21 +38,36 @@ async function starterPolicy(file: string): Promise<string> {
 export const init: Command = {
   name: "init",
   summary: "write a starter kspec.config.json and policies/my-policy.ts here (never over an existing file)",
-  usage: "kspec init",
+  usage: "kspec init [--config FILE]",
   details: `kspec.config.json names the policies directory; --policy my-policy then finds the policy from here and
 any directory below. The policy imports definePolicy from "kspec" (npm install kspec for the types).
+--config FILE writes the config there instead (the policies directory goes beside it).
+A config further up is hidden from here down by the new one: init says so.
 Exit: 0; 2 when either file exists (nothing is written).`,
+  optionHelp: { config: "where to write the config (default: ./kspec.config.json)" },
   options: {},
-  async run(_args, io) {
-    const policy = resolve(join("policies", "my-policy.ts"));
+  writesConfig: true,
+  async run({ values }, io) {
+    const config = resolve(str(values, "config") ?? CONFIG_FILE);
+    const policy = join(dirname(config), "policies", "my-policy.ts");
     const files = [
-      [resolve(CONFIG_FILE), CONFIG],
+      [config, CONFIG],
       [policy, await starterPolicy(policy)],
     ] as const;
     const present = files.filter(([f]) => existsSync(f)).map(([f]) => f);
-    if (present.length) throw new InputError(`${present.join(", ")} exists: kspec init writes over nothing`);
+    if (present.length)
+      throw new InputError(
+        `${present.join(", ")} ${present.length > 1 ? "exist" : "exists"}: kspec init writes over nothing`,
+      );
+    const above = configFile(undefined, dirname(dirname(config)));
     for (const [f, text] of files) writeFileAtomic(f, text);
-    io.out(`wrote ${CONFIG_FILE} and policies/my-policy.ts\n`);
+    const shown = (f: string) => relative(process.cwd(), f) || f;
+    io.out(`wrote ${shown(config)} and ${shown(policy)}\n`);
+    // Configs are found by the name kspec.config.json: only one of that name hides the one above.
+    if (above && basename(config) === CONFIG_FILE)
+      io.err(
+        `kspec: note: ${above} is further up; from ${shown(dirname(config)) || "."} down, the new config is the one read\n`,
+      );
     return 0;
   },
 };

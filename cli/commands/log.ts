@@ -96,7 +96,7 @@ Exit: 0; 2 on bad input (not a repository, a bad range or condition).`,
       ? ` for ${[...sortInputs(when.keys())].map((n) => formatLiteral(n, [when.get(n)!])).join(", ")}`
       : "";
     io.out(
-      `${fn}()${r.fn ? ` in ${r.fn.file}` : ""}, ${range} (${r.walked} commits, ${r.extracted} read): ${listed} changed what it computes${cond}\n`,
+      `${fn}()${r.fn ? ` in ${r.fn.file}` : ""}, ${range} (${r.walked} commits; ${r.extracted} states read, the base included): ${listed} changed what it computes${cond}\n`,
     );
     // The rows of a --when run are printed with the condition they are under, as the JSON has them.
     const within = (c: Cube): Cube =>

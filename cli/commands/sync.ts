@@ -43,6 +43,7 @@ type PairResult =
   | { index: number; pair: SyncPair; kind: "error"; message: string };
 
 async function checkPair(pair: SyncPair, index: number): Promise<PairResult> {
+  if (pair.error) return { index, pair, kind: "error", message: pair.error };
   try {
     const tree = openTree(pair.kernel);
     const flagMacros = await slotFlagMacros({ flag: pair.flag });

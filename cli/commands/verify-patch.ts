@@ -255,7 +255,12 @@ Exit: 0 equal and no error (warnings are printed); 1 differs or an error, or a w
       if (r.findings.length) {
         io.out("findings at the end of the series:\n");
         for (const f of r.findings) io.out(`  ${findingText(f, io)}\n`);
-      } else io.out("plumbing complete\n");
+      } else
+        io.out(
+          r.steps.some((s) => s.plumbing.flags.length)
+            ? "plumbing complete\n"
+            : "no memslot flag in this series: no plumbing to check\n",
+        );
       const bad = r.steps.filter((s) => !s.bisectable).map((s) => s.index);
       const unchecked = r.steps.filter((s) => !s.extractable).map((s) => s.index);
       if (bad.length) io.out(`not bisectable: patch ${bad.join(", ")}\n`);
