@@ -2,6 +2,7 @@
 // the compiler holds them to it, and docs/schemas/ is generated from them (npm run docs): tools that read kspec's
 // JSON can validate it against the schemas.
 
+import { decodeMask } from "../spec/memtypes.js";
 import type { Finding, FlagStatus } from "../checker/plumbing.js";
 import type { HunkNote } from "../kernel/patchset.js";
 import type { Problem } from "../kernel/problems.js";
@@ -25,6 +26,14 @@ export interface MaskJson {
   mask: number;
   type: string;
   ipat: boolean;
+  /** Bits set outside the memory-type field and IPAT (a moved or misused bit), when there are any. */
+  stray?: number;
+}
+
+/** A mask as JSON: what `type` and `ipat` cannot say is in `stray`, so no bit of the mask is lost. */
+export function maskJson(m: number): MaskJson {
+  const d = decodeMask(m);
+  return { mask: m, type: d.type, ipat: d.ipat, ...(d.stray ? { stray: d.stray } : {}) };
 }
 
 /** `kspec check --json` (and each pair of `kspec sync --json`, and the end state of `verify-patch --json`). */

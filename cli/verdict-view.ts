@@ -6,9 +6,9 @@ import { counterexampleRows } from "../checker/check.js";
 import { problemText } from "../kernel/problems.js";
 import { cubeToJson, formatCube } from "../spec/cubes.js";
 import { formatLoc, ruleLabel, type Policy } from "../spec/ir.js";
-import { describeMask, decodeMask } from "../spec/memtypes.js";
+import { describeMask } from "../spec/memtypes.js";
 import { paintWord, type Io } from "./io.js";
-import type { CheckJson } from "./json-types.js";
+import { maskJson, type CheckJson } from "./json-types.js";
 
 export const COUNTEREXAMPLE_LIMIT = 256;
 
@@ -73,9 +73,7 @@ export function verdictJson(v: Verdict, policy: Policy): CheckJson {
       counterexamples.push({
         inputs: Object.fromEntries(row),
         c: {
-          mask: g.a.mask,
-          type: decodeMask(g.a.mask).type,
-          ipat: decodeMask(g.a.mask).ipat,
+          ...maskJson(g.a.mask),
           file: g.a.origin.file,
           line: g.a.origin.line,
         },

@@ -6,6 +6,8 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { KernelTree } from "../kernel/tree.js";
+import { partialCopy, readFixture, splice } from "./helpers/fixtures.js";
 import { kspecJson, REPO } from "./helpers/run.js";
 import { schemaErrors } from "./helpers/schemas.js";
 import { treeDir } from "./helpers/trees.js";
@@ -53,6 +55,22 @@ describe("--json outputs conform to docs/schemas", () => {
       [2],
     );
     expect(u.verdict).toBe("unverifiable");
+  });
+
+  it("a mask with a bit outside the type and IPAT keeps it as stray, in extract and check", () => {
+    const fx = readFixture(join(REPO, "test", "fixtures", "c", "fail", "ipat-bit-stray-6.12.c"));
+    const s = splice(new KernelTree(treeDir("6.12")), fx.text);
+    const dir = partialCopy(treeDir("6.12"), { file: s.file, content: s.content });
+    try {
+      const x = conforms("extract", ["extract", "--kernel", dir, "--json"]);
+      const stray = x.rows.filter((r: { stray?: number }) => r.stray !== undefined);
+      expect(stray.length).toBeGreaterThan(0);
+      for (const r of stray) expect(r).toMatchObject({ mask: 0xb0, type: "WB", ipat: false, stray: 0x80 });
+      const c = conforms("check", ["check", "--kernel", dir, "--policy", "linux-6.12", "--json"], [1]);
+      expect(c.counterexamples[0].c).toMatchObject({ mask: 0xb0, stray: 0x80 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("verify-patch of kspec's own series", () => {

@@ -4,13 +4,13 @@ import { expand } from "../../spec/evaluate.js";
 import { cubeOf, cubeToJson, formatCube } from "../../spec/cubes.js";
 import { findHazards } from "../../spec/hazards.js";
 import { hazardText } from "../../spec/explain.js";
-import { decodeMask, describeMask } from "../../spec/memtypes.js";
+import { describeMask } from "../../spec/memtypes.js";
 import { extract } from "../../checker/extract.js";
 import type { Command } from "../command.js";
 import { json, paintWord, table } from "../io.js";
 import { KERNEL_HELP, KERNEL_OPTIONS, kernelOptions } from "../kernel.js";
 import { problemText } from "../../kernel/problems.js";
-import type { ExtractJson } from "../json-types.js";
+import { maskJson, type ExtractJson } from "../json-types.js";
 
 export const extractCmd: Command = {
   name: "extract",
@@ -47,14 +47,7 @@ Exit: 0, 2 when the function cannot be extracted (problems name the construct an
     if (values.json) {
       const rows = x.leaves.flatMap((l) =>
         expand(l.env, x.inputs).map((row) => {
-          const d = decodeMask(l.mask);
-          return {
-            inputs: Object.fromEntries(row),
-            mask: l.mask,
-            type: d.type,
-            ipat: d.ipat,
-            line: l.ret.line,
-          };
+          return { inputs: Object.fromEntries(row), ...maskJson(l.mask), line: l.ret.line };
         }),
       );
       const doc: ExtractJson = {

@@ -3,7 +3,7 @@
 
 import { cubeToJson, formatCube, type Cube } from "../../spec/cubes.js";
 import { InputError } from "../../spec/errors.js";
-import { decodeMask, describeMask } from "../../spec/memtypes.js";
+import { describeMask } from "../../spec/memtypes.js";
 import { formatLiteral, parseConjunction, sortInputs } from "../../spec/vocabulary.js";
 import { problemText } from "../../kernel/problems.js";
 import { DEFAULT_FUNCTION } from "../../kernel/locate.js";
@@ -11,13 +11,10 @@ import { semanticLog, type LogEntry } from "../../checker/log.js";
 import { str, type Command } from "../command.js";
 import { json, paintWord } from "../io.js";
 import { flagMacros } from "../kernel.js";
-import type { Condition, LogJson } from "../json-types.js";
+import { maskJson, type Condition, type LogJson } from "../json-types.js";
 import type { InputValue } from "../../spec/ir.js";
 
-const mask = (m: number) => {
-  const d = decodeMask(m);
-  return { mask: m, type: d.type, ipat: d.ipat };
-};
+const mask = maskJson;
 
 export const logCmd: Command = {
   name: "log",
