@@ -396,7 +396,7 @@ export function plumbing(tree: KernelTree, base: KernelTree, o: PlumbingOptions 
     for (const m of constants) {
       const id = nodeAt(text, m.index);
       if (id.type !== "identifier" || id.text !== m[0]) continue;
-      if (pp.lookup(id.text).length === 0)
+      if (!pp.defines(id.text))
         problems.push(
           finding("undefined-constant", `${id.text} is used but not defined`, { file, line: lineOf(id) }),
         );

@@ -279,9 +279,21 @@ export class Preprocessor {
 
   private computeClosure(): { value: Closure; deps: Set<string> } {
     const deps = new Set<string>();
-    const seen = new Set<string>();
     const order: string[] = [];
     const blocked: Closure["blocked"] = [];
+    for (const { file } of this.walk(deps, blocked)) order.push(file);
+    return { value: { files: order, blocked }, deps };
+  }
+
+  /**
+   * The files of the closure in discovery order (forced includes first), read as they are reached, so that a
+   * caller may stop early. Every path probed goes into `deps`; includes kspec refuses to follow into `blocked`.
+   */
+  private *walk(
+    deps = new Set<string>(),
+    blocked: Closure["blocked"] = [],
+  ): Generator<{ file: string; bytes: Buffer }> {
+    const seen = new Set<string>();
     // Each file with where it was included from: a file that cannot be read is reported there.
     const queue: { file: string; from: string; line: () => number }[] = [
       ...FORCED.map((f) => ({ file: f, from: f, line: () => 0 })),
@@ -300,7 +312,7 @@ export class Preprocessor {
           blocked.push({ path: f, entry: e, from, line: line() });
         continue;
       }
-      order.push(f);
+      yield { file: f, bytes };
       for (const inc of quickIncludes(bytes)) {
         const at = () => lineAt(bytes, inc.index);
         const r = this.resolveInclude(f, inc);
@@ -310,7 +322,28 @@ export class Preprocessor {
         else if (r.file && !seen.has(r.file)) queue.push({ file: r.file, from: f, line: at });
       }
     }
-    return { value: { files: order, blocked }, deps };
+  }
+
+  /**
+   * Does a file of the closure pass `test`? The includes are followed only as far as the first that does (all
+   * of them when none does): whether a helper or a constant exists at all needs no more, where the value of a
+   * macro (lookup) needs every definition.
+   */
+  someFile(test: (file: string, bytes: Buffer) => boolean): boolean {
+    if (this.memo) return this.memo.files.some((f) => test(f, this.tree.bytes(f)!));
+    for (const { file, bytes } of this.walk()) if (test(file, bytes)) return true;
+    return false;
+  }
+
+  /** Is `name` #defined in the closure (as lookup finds definitions)? */
+  defines(name: string): boolean {
+    if (this.defs.has(name)) return this.defs.get(name)!.length > 0;
+    return this.someFile((f, b) => this.definesIn(f, b, name));
+  }
+
+  /** Does one file of the tree #define `name`? */
+  definesIn(file: string, bytes: Buffer, name: string): boolean {
+    return mayDefine(bytes, name) && this.scan(file).defines.some((d) => d.name === name);
   }
 
   /** The careful scan of a file's directives (cached by the file's text and name). */

@@ -321,9 +321,10 @@ export function staticHelper(
  * may call in the C it emits, and what a patch may use before it defines it.
  */
 export function visibleName(tree: KernelTree, pp: Preprocessor, name: string): boolean {
-  if (pp.lookup(name).length > 0) return true;
   const call = new RegExp(`\\b${name}\\s*\\(`);
-  return pp.includeClosure().some((f) => {
+  // One walk of the includes, stopping at the first file that defines the name as a macro or a function.
+  return pp.someFile((f, bytes) => {
+    if (pp.definesIn(f, bytes, name)) return true;
     const text = tree.read(f);
     if (!text || !call.test(text)) return false;
     if (definitionsIn(text, name).length) return true;
