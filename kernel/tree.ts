@@ -4,8 +4,9 @@
 
 import { execFileSync } from "node:child_process";
 import { lstatSync, readdirSync, realpathSync, statSync, type Dirent } from "node:fs";
-import { posix, resolve } from "node:path";
+import { basename, dirname, posix, resolve } from "node:path";
 import { InputError } from "../spec/errors.js";
+import { didYouMean } from "../spec/suggest.js";
 import { readFileBounded, TooLarge } from "../spec/files.js";
 
 /** A normalized tree-relative path, or an error for anything that could leave the tree. */
@@ -327,8 +328,18 @@ class DiskSource extends SourceBase implements TreeSource {
 
 /** A path that must be a directory, or one line saying it is not. */
 export function requireDirectory(dir: string): void {
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
-    throw new InputError(`not a directory: ${dir}`);
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    // A mistyped version (linux-source-6.21) is usually a sibling's name off by a character or two.
+    let siblings: string[] = [];
+    try {
+      siblings = readdirSync(dirname(resolve(dir)), { withFileTypes: true })
+        .filter((d) => d.isDirectory())
+        .map((d) => d.name);
+    } catch {
+      // No parent to list: the plain message says enough.
+    }
+    throw new InputError(`not a directory: ${dir}${didYouMean(basename(resolve(dir)), siblings)}`);
+  }
 }
 
 /** A tree with no Makefile and arch/x86 is not a kernel (one clear line, not a missing-function verdict). */

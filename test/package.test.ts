@@ -162,6 +162,11 @@ describe("command-line habits", () => {
       kspec(["check", "--kernel", treeDir("6.12"), "--policy", "linux-6.12", "--flag", "non-coherent-dm"])
         .stderr,
     ).toMatch(/did you mean non-coherent-dma\?/);
+    // A mistyped tree: the directories beside it.
+    const typo = join(treeDir("6.1"), "..", "linux-source-6.l");
+    expect(kspec(["check", "--kernel", typo, "--policy", "linux-6.1"]).stderr).toBe(
+      `kspec: not a directory: ${typo} (did you mean linux-source-6.1?)\n`,
+    );
   });
 
   it("kspec init writes a config and a policy, and never over an existing file", () => {
