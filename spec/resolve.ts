@@ -25,7 +25,7 @@ export type Part = { kind: "policy"; policy: Policy } | { kind: "proposal"; prop
 const parts = new Map<string, Promise<Part>>();
 
 /** A built-in name or a path to a policy/proposal file, loaded once per process. */
-export function loadPart(token: string): Promise<Part> {
+export async function loadPart(token: string): Promise<Part> {
   let file: string;
   // A name: the config's policy directories first, then the built-ins.
   const named = /^[a-z0-9][a-z0-9.-]*$/.test(token)
@@ -38,12 +38,17 @@ export function loadPart(token: string): Promise<Part> {
     if (!existsSync(file) || !statSync(file).isFile())
       throw new InputError(`policy file not found: ${token}`);
   } else {
-    const known = [
-      ...new Set([...activeConfig().policies.flatMap(builtinNames), ...builtinNames(POLICY_DIR)]),
-    ];
-    throw new InputError(
-      `unknown policy '${token}'${didYouMean(token, known)} (known: ${known.join(", ")}; or a path to a .ts file)`,
-    );
+    // A file of the config's directories whose `name:` is the token (a file named otherwise).
+    const other = await byNameField(token);
+    if (!other) {
+      const known = [
+        ...new Set([...activeConfig().policies.flatMap(builtinNames), ...builtinNames(POLICY_DIR)]),
+      ];
+      throw new InputError(
+        `unknown policy '${token}'${didYouMean(token, known)} (known: ${known.join(", ")}; or a path to a .ts file)`,
+      );
+    }
+    file = other;
   }
   let p = parts.get(file);
   if (!p) {
@@ -55,6 +60,21 @@ export function loadPart(token: string): Promise<Part> {
     parts.set(file, p);
   }
   return p;
+}
+
+/** The file of the config's policies directories whose policy or proposal has `name: token`, if one has. */
+async function byNameField(token: string): Promise<string | undefined> {
+  for (const dir of activeConfig().policies)
+    for (const n of builtinNames(dir)) {
+      const f = join(dir, `${n}.ts`);
+      try {
+        const v = (await loadSpecFile(f)).value;
+        if (typeof v === "object" && v !== null && !Array.isArray(v) && v.name === token) return f;
+      } catch {
+        // A file that does not load is reported when it is asked for by its own name.
+      }
+    }
+  return undefined;
 }
 
 export function splitExpression(expr: string): string[] {

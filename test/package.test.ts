@@ -176,6 +176,16 @@ describe("command-line habits", () => {
     expect(readdirSync(d).sort()).toEqual(["kspec.config.json", "policies"]);
     const c = kspec(["check", "--kernel", treeDir("6.12"), "--policy", "my-policy"], { cwd: d });
     expect(c.stdout).toMatch(/^equal: /);
+    // A policy is found by its name: field too, when no file is called so.
+    writeFileSync(
+      join(d, "policies", "other.ts"),
+      readFileSync(join(d, "policies", "my-policy.ts"), "utf8").replace(
+        'name: "my-policy"',
+        'name: "renamed"',
+      ),
+    );
+    expect(kspec(["eval", "--policy", "renamed"], { cwd: d }).stdout).toMatch(/^policy renamed: /);
+    rmSync(join(d, "policies", "other.ts"));
     // kspec list shows the project's policies first, with their files.
     expect(kspec(["list"], { cwd: d }).stdout.split("\n")[1]).toMatch(
       /^policy\s+my-policy\s+.*\[policies\/my-policy\.ts\]$/,
