@@ -103,8 +103,9 @@ export const HAZARDS: readonly HazardDef[] = [
   {
     id: "reserved-code",
     domain: 8,
-    title: "reserved or PAT-only memory-type code (2, 3, 7) in the EPT entry: EPT misconfiguration",
-    why: "Codes 2 and 3 are reserved everywhere, and 7 (UC-) exists only in PAT: in EPT bits 5:3 any of them is an EPT misconfiguration, and the access exits instead of completing.",
+    title:
+      "reserved or PAT-only memory-type code (2, 3, 7), or a bit outside type and IPAT, in the mask: EPT misconfiguration or a misplaced bit",
+    why: "Codes 2 and 3 are reserved everywhere, and 7 (UC-) exists only in PAT: in EPT bits 5:3 any of them is an EPT misconfiguration, and the access exits instead of completing. A mask bit outside the type (5:3) and IPAT (6) lands in another field of the EPT entry: usually IPAT moved or written as the wrong constant, so guest PAT is honored where it was meant to be ignored.",
     check: {
       inputs: [],
       shows: (_v, mask) => !isEptCode(decodeMask(mask).code) || decodeMask(mask).stray !== 0,
