@@ -7,6 +7,7 @@ import { Preprocessor as Cpp } from "../kernel/cpp.js";
 import { DEFAULT_FUNCTION, locateFunction, NotLocated, type FunctionInfo } from "../kernel/locate.js";
 import { Unverifiable, type CLoc, type Problem } from "../kernel/problems.js";
 import { recordReads, type KernelTree } from "../kernel/tree.js";
+import { InputError } from "../spec/errors.js";
 import { explore, type Env, type ExploreOptions } from "../spec/evaluate.js";
 import { sortInputs, type InputValue } from "../spec/vocabulary.js";
 import { activeConfig } from "../spec/config.js";
@@ -54,6 +55,14 @@ export interface OpenFunction {
 
 export function openFunction(tree: KernelTree, name: string, flagMacros: readonly string[]): OpenFunction {
   const loc = locateFunction(tree, name);
+  // The C computes an EPT mask, an integer: a predicate or a procedure (vmx_ignore_guest_pat()) is not one, and
+  // its true read as the mask 0x01 would only mislead.
+  const ret = loc.node.childForFieldName("type")?.text ?? "";
+  const pointer = loc.node.childForFieldName("declarator")?.type === "pointer_declarator";
+  if (pointer || ["bool", "_Bool", "void"].includes(ret))
+    throw new InputError(
+      `${name}() at ${loc.info.file}:${loc.info.line} returns ${ret}${pointer ? " *" : ""}, not an EPT mask (--function names the function that computes one)`,
+    );
   const pp = new Cpp(tree, loc.info.file);
   return { info: loc.info, pp, interp: new Interpreter(tree, pp, loc, { flagMacros, blocked: loc.blocked }) };
 }

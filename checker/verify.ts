@@ -106,7 +106,8 @@ export async function verifyPatches(
         ),
       );
     return {
-      index: i + 1,
+      // A numbered patch keeps its own number (a part of a series, 2/4..4/4, is not renumbered 1/3..3/3).
+      index: s.patch.number?.n ?? i + 1,
       patch: s.patch,
       changed: s.changed,
       hunks: s.hunks,

@@ -62,7 +62,11 @@ export function orderSeries(all: Patch[], version?: number): Patch[] {
     }
   }
   const seen = new Map<number, Patch>();
+  const same = (a: Patch, b: Patch) =>
+    a.subject === b.subject && JSON.stringify(a.files) === JSON.stringify(b.files);
   for (const p of numbered) {
+    // The same patch twice (the copies two mailing lists delivered, saved side by side) is one patch.
+    if (seen.has(p.number!.n) && same(seen.get(p.number!.n)!, p)) continue;
     if (seen.has(p.number!.n))
       throw new InputError(
         `mixed series: two patches numbered ${p.number!.n}/${m} (${seen.get(p.number!.n)!.source}, ${p.source})`,
@@ -80,7 +84,7 @@ export function orderSeries(all: Patch[], version?: number): Patch[] {
       `${missing.map((n) => `[${tag}${n}/${m}]`).join(", ")} ${missing.length === 1 ? "is" : "are"} missing from the series (got ${ns.join(", ")} of ${m})`,
     );
   }
-  return [...numbered].sort((a, b) => a.number!.n - b.number!.n);
+  return [...seen.values()].sort((a, b) => a.number!.n - b.number!.n);
 }
 
 const UNSUPPORTED: [RegExp, string][] = [
@@ -290,16 +294,20 @@ export function applyTo(tree: KernelTree, p: Patch, fuzz = 0): Applied {
     const f = toLines(old ?? "");
     // Hunks are applied one by one, each where the earlier ones moved it, so that a failure names its hunk.
     let delta = 0;
+    // Where the earlier hunks landed against their headers: a hunk is looked for that far off first (files
+    // drift in blocks), but its offset is reported against its own header, as git apply and patch report it.
+    let drift = 0;
     let from = 0;
     for (const [k, h] of fp.hunks.entries()) {
-      const expected = (h.oldLines === 0 ? h.oldStart : h.oldStart - 1) + delta;
+      const expected = (h.oldLines === 0 ? h.oldStart : h.oldStart - 1) + delta + drift;
       const r = applyHunk(f, h, expected, from, fuzz);
       if (!r)
         throw new InputError(
           `${label(p)}: hunk #${k + 1} of ${path} (at line ${h.oldStart}) does not apply: its context does not match the tree${fuzz ? ` even with fuzz ${fuzz}` : ""}`,
         );
-      if (r.offset || r.fuzz) notes.push({ file: path, hunk: k + 1, offset: r.offset, fuzz: r.fuzz });
-      delta += h.newLines - h.oldLines + r.offset;
+      drift += r.offset;
+      if (drift || r.fuzz) notes.push({ file: path, hunk: k + 1, offset: drift, fuzz: r.fuzz });
+      delta += h.newLines - h.oldLines;
       from = r.end;
     }
     changes.set(path, fp.newPath ? f.lines.join("\n") + (f.lines.length && f.eol ? "\n" : "") : null);

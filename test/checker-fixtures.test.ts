@@ -84,6 +84,15 @@ describe("the Debian trees' own vmx_get_mt_mask()", () => {
     expect(r.json.paths).toHaveLength(9);
   });
 
+  it("--function naming a predicate (it returns bool, not a mask) is refused, exit 2", () => {
+    const r = kspec(["extract", "--kernel", treeDir("6.12"), "--function", "vmx_ignore_guest_pat"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(
+      /^kspec: vmx_ignore_guest_pat\(\) at arch\/x86\/kvm\/vmx\/vmx\.c:\d+ returns bool, not an EPT mask/,
+    );
+  });
+
   it("a tree without the function is unverifiable: not-located, exit 2", () => {
     const args = [
       "check",

@@ -238,7 +238,9 @@ describe("git revisions wherever a tree is read", () => {
       `${h.dir}@${byCommit("mmio-wb")}`,
     ]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain("when isMmio: UC (0x00) -> WB (0x30)");
+    expect(r.stdout).toContain(
+      "1 condition where the mask changed (A -> B):\n  when isMmio: UC (0x00) -> WB (0x30)",
+    );
     const same = kspec([
       "diff",
       "--kernel",

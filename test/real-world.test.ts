@@ -312,6 +312,55 @@ describe("applying as git am does", () => {
     expect(h.stdout).toContain("hunk #1 of arch/x86/kvm/vmx/vmx.c applied at offset -7 lines");
   });
 
+  it("the same patch delivered twice (two lists' copies) is one patch; two different patches 1/5 are refused", () => {
+    const copies = verify(
+      write([
+        p1.text,
+        p1.text.replace(/^Message-ID: .*$/m, "Message-ID: <copy@lists>"),
+        p2.text,
+        p3.text,
+        p4.text,
+        p5.text,
+      ]),
+    );
+    expect(copies.code, copies.stderr).toBe(0);
+    expect(copies.json.patches).toHaveLength(5);
+    const other = p1.text.replace("+#define KVM_MEM_NON_COHERENT_DMA", "+#define  KVM_MEM_NON_COHERENT_DMA");
+    expect(other).not.toBe(p1.text);
+    const r = kspec([
+      "verify-patch",
+      "--kernel",
+      treeDir("6.12"),
+      "--policy",
+      "non-coherent-dma",
+      ...write([p1.text, other, p2.text]),
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/mixed series: two patches numbered 1\/5/);
+  });
+
+  it("a part of a series keeps the mails' numbers, and says the tree is taken to have the rest", () => {
+    const files = write([p2.text, p3.text]);
+    const j = verify(files);
+    expect(j.json.patches.map((x: { index: number }) => x.index)).toEqual([2, 3]);
+    const t = kspec(["verify-patch", "--kernel", treeDir("6.12"), "--policy", "non-coherent-dma", ...files]);
+    expect(t.stdout).toContain("patches 2-3 of 5: the tree is taken to have patch 1 already\n");
+    expect(t.stdout).toMatch(/^\[2\/5\] KVM: x86\/mmu: Pass the memslot to get_mt_mask\(\)/m);
+  });
+
+  it("each hunk's offset is against its own header, as git apply and patch report it", () => {
+    // Every hunk of patch 4 written 5 lines late: each applied 5 lines earlier, none "relative to the last".
+    const shifted = p4.text.replace(
+      /^@@ -(\d+)(,\d+)? \+(\d+)/gm,
+      (_, a, b, c) => `@@ -${Number(a) + 5}${b ?? ""} +${Number(c) + 5}`,
+    );
+    const r = verify(write([p1.text, p2.text, p3.text, shifted, p5.text]));
+    expect(r.code, r.stderr).toBe(0);
+    const hunks = r.json.patches[3].hunks as { offset: number }[];
+    expect(hunks.length).toBe((p4.text.match(/^@@ /gm) ?? []).length);
+    expect(hunks.map((h) => h.offset)).toEqual(hunks.map(() => -5));
+  });
+
   it("a context line that does not match is refused, naming the hunk (--fuzz: series fixture applies-with-fuzz)", () => {
     // The first context line of the hunk, changed: the tree no longer matches it.
     const fuzzy = p3.text.replace(/(^@@ [^\n]*\n )([^\n]*)/m, "$1$2 /* changed */");

@@ -70,9 +70,8 @@ Exit: 0 unchanged, 1 changed, 2 when either function cannot be modeled or on bad
       io.out(`same meaning on all inputs (${m.inputs.join(", ") || "none"})\n`);
       return 0;
     }
-    io.out(
-      `${m.groups.reduce((n, g) => n + g.when.length, 0)} conditions where the mask changed (A -> B):\n`,
-    );
+    const conditions = m.groups.reduce((n, g) => n + g.when.length, 0);
+    io.out(`${conditions} condition${conditions === 1 ? "" : "s"} where the mask changed (A -> B):\n`);
     for (const g of m.groups)
       for (const c of g.when)
         io.out(`  when ${formatCube(c)}: ${describeMask(g.a.mask)} -> ${describeMask(g.b.mask)}\n`);

@@ -43,7 +43,7 @@ function findingText(f: Finding, io: Pick<Io, "paint">): string {
 
 function stepText(s: StepReport, n: number, io: Pick<Io, "paint">): string {
   const out = [
-    `[${s.index}/${n}] ${s.patch.subject}  (${s.patch.source})`,
+    `[${s.index}/${s.patch.number?.m ?? n}] ${s.patch.subject}  (${s.patch.source})`,
     `  files: ${s.changed.join(", ")}`,
   ];
   for (const h of s.hunks)
@@ -249,7 +249,13 @@ Exit: 0 equal and no error (warnings are printed); 1 differs or an error, or a w
       io.out(json(sarifLog([{ kernel: str(values, "kernel"), results: sarifResults(r) }])));
     else {
       const n = r.steps.length;
-      io.out(`verify-patch: ${n} patch${n === 1 ? "" : "es"} on ${tree.root}, policy ${policy.name}\n\n`);
+      io.out(`verify-patch: ${n} patch${n === 1 ? "" : "es"} on ${tree.root}, policy ${policy.name}\n`);
+      const first = r.steps[0]?.patch.number;
+      if (first && first.n > 1)
+        io.out(
+          `patches ${first.n}-${r.steps[r.steps.length - 1].index} of ${first.m}: the tree is taken to have patch${first.n > 2 ? `es 1-${first.n - 1}` : " 1"} already\n`,
+        );
+      io.out("\n");
       for (const s of r.steps) io.out(stepText(s, n, io) + "\n");
       io.out(`end state: ${verdictText(r.final, policy, io)}`);
       if (r.findings.length) {
