@@ -74,6 +74,10 @@ export const FINDING_KINDS = {
   },
   "hunk-fuzz": { severity: "warning", about: "a hunk applied only with context lines ignored (--fuzz)" },
   "no-helper": { severity: "note", about: "no kvm_slot_*() helper tests the flag: it is tested inline" },
+  "base-differs": {
+    severity: "note",
+    about: "the tree before the series does not compute the BASE of a BASE+PROPOSAL policy",
+  },
 } as const satisfies Record<string, { severity: Severity; about: string }>;
 
 export type FindingKind = keyof typeof FINDING_KINDS;

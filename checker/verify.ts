@@ -4,7 +4,7 @@
 // series is applied once; the flags it introduces are found on the way and stand for slotFlag with the built-in
 // ones. The tree on disk is never written.
 
-import { resolvePolicy } from "../spec/resolve.js";
+import { loadPart, resolvePolicy, splitExpression } from "../spec/resolve.js";
 import type { Policy } from "../spec/ir.js";
 import { applyTo, readSeries, type HunkNote, type Patch } from "../kernel/patchset.js";
 import type { KernelTree } from "../kernel/tree.js";
@@ -123,10 +123,31 @@ export async function verifyPatches(
   const last = steps[steps.length - 1]?.plumbing;
   // Errors first, then warnings, then notes: what fails the series leads.
   const rank = { error: 0, warning: 1, note: 2 };
-  const findings = (last ? [...endFindings(last), ...acceptedEarly(steps)] : []).sort(
-    (a, b) => rank[a.severity] - rank[b.severity],
-  );
+  const findings = [
+    ...(last ? [...endFindings(last), ...acceptedEarly(steps)] : []),
+    ...(await baseDiffers(base, o, flagMacros)),
+  ].sort((a, b) => rank[a.severity] - rank[b.severity]);
   return { steps, final, policy, flagMacros, findings, bisectable: steps.every((s) => s.bisectable) };
+}
+
+/**
+ * BASE+PROPOSAL where the tree before the series does not compute BASE: the differences at the end are then
+ * partly the base's, and a reviewer should know before reading them as the series' doing.
+ */
+async function baseDiffers(base: KernelTree, o: VerifyOptions, flagMacros: string[]): Promise<Finding[]> {
+  const tokens = splitExpression(o.policy);
+  if (tokens.length < 2) return [];
+  const first = await loadPart(tokens[0]);
+  if (first.kind !== "policy") return [];
+  const v = checkTree(base, first.policy, { function: o.function, flagMacros });
+  if (v.verdict !== "differs") return [];
+  return [
+    finding(
+      "base-differs",
+      `the tree before the series already differs from ${first.policy.name} (${v.differing} of ${v.combinations} combinations): differences at the end may be the base's, not the series'`,
+      {},
+    ),
+  ];
 }
 
 /** A flag accepted (usable from userspace) in a patch before the one that makes it take effect. */
