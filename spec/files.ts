@@ -9,6 +9,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readFileSync,
   readSync,
   renameSync,
   rmSync,
@@ -86,16 +87,7 @@ export function readFileBounded(file: string, limit: number, what = file): Buffe
     const st = fstatSync(fd);
     if (!st.isFile()) throw new InputError(`cannot read ${what}: not a regular file`);
     if (st.size > limit) throw new TooLarge(what, limit);
-    // Exactly the size fstat gave: no second fstat and no growing buffer (a file that grows meanwhile is read
-    // as it was, never past the limit).
-    const buf = Buffer.allocUnsafe(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const n = readSync(fd, buf, off, st.size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return off === st.size ? buf : buf.subarray(0, off);
+    return readFileSync(fd);
   } catch (e) {
     if (e instanceof InputError) throw e;
     throw new InputError(`cannot read ${what}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
