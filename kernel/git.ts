@@ -21,6 +21,9 @@ import {
   type Walk,
 } from "./tree.js";
 
+/** git ran and failed (as against git missing): its first error line. */
+class GitFailed extends InputError {}
+
 /** Runs git in a repository; its first error line becomes an InputError. */
 export function git(repo: string, args: readonly string[], input?: string): string {
   try {
@@ -35,7 +38,7 @@ export function git(repo: string, args: readonly string[], input?: string): stri
   } catch (e) {
     const err = e as { code?: string; stderr?: string; message: string };
     if (err.code === "ENOENT") throw new InputError("git is needed to read a revision and is not installed");
-    throw new InputError(`git ${args[0]}: ${(err.stderr || err.message).trim().split("\n")[0]}`);
+    throw new GitFailed(`git ${args[0]}: ${(err.stderr || err.message).trim().split("\n")[0]}`);
   }
 }
 
@@ -46,7 +49,8 @@ export function gitDirOf(dir: string): string {
   try {
     gd = git(dir, ["rev-parse", "--absolute-git-dir"]).trim();
   } catch (e) {
-    if (e instanceof InputError)
+    // Only git's own refusal means "not a repository"; a missing git says so itself.
+    if (e instanceof GitFailed)
       throw new InputError(`${resolve(dir)}: not a git repository (a revision needs one)`);
     throw e;
   }
