@@ -24,46 +24,44 @@ const ROLES: readonly Role[] = ["vcpu", "kvm", "gfn", "slot", "pfn"];
 export function configShapes(c: Config): { shapes: BoundShape[]; problems: SpecProblem[] } {
   const shapes: BoundShape[] = [];
   const problems: SpecProblem[] = [];
+  // One piece of C stands for one input: a shape that is already a named input's call, or that two entries
+  // claim, would silently take the C away from the other. Claimed shapes, by their tokens.
+  const claimed = new Map<string, string>();
   const add = (
     input: string,
     returns: BoundShape["returns"],
     list: readonly { text: string; loc: SpecProblem["loc"] }[],
+    own: boolean,
   ) => {
     for (const s of list) {
-      const node = expressionOf(s.text);
-      if (!node)
+      const parsed = expressionOf(s.text);
+      if (!parsed) {
         problems.push({ kind: "bad-shape", loc: s.loc, message: `'${s.text}' is not one C expression` });
-      else shapes.push({ input, returns, node: strip(node), text: s.text });
+        continue;
+      }
+      const node = strip(parsed);
+      const builtin = own ? builtinOf(node) : undefined;
+      const key = node.text.replace(/\s+/g, "");
+      const other = claimed.get(key);
+      if (builtin)
+        problems.push({
+          kind: "bad-shape",
+          loc: s.loc,
+          message: `'${s.text}' is C kspec reads as ${builtin}: an input of your own needs C of its own`,
+        });
+      else if (other !== undefined && other !== input)
+        problems.push({
+          kind: "bad-shape",
+          loc: s.loc,
+          message: `'${s.text}' is bound to both ${other} and ${input}: one piece of C stands for one input`,
+        });
+      claimed.set(key, input);
+      shapes.push({ input, returns, node, text: s.text });
     }
   };
-  for (const u of c.inputs) add(u.name, "bool", u.shapes);
-  const own = shapes.length;
+  for (const u of c.inputs) add(u.name, "bool", u.shapes, true);
   for (const [name, list] of c.spellings)
-    add(inputDef(name)!.name, inputDef(name)!.kind === "enum" ? "memtype" : "bool", list);
-  // One piece of C stands for one input: a shape that is already a named input's call, or that two entries
-  // claim, would silently take the C away from the other.
-  const locs = new Map(
-    [...c.inputs.flatMap((u) => u.shapes), ...[...c.spellings.values()].flat()].map((x) => [x.text, x.loc]),
-  );
-  const seen = new Map<string, string>();
-  for (const [i, sh] of shapes.entries()) {
-    const builtin = builtinOf(sh.node);
-    const key = sh.node.text.replace(/\s+/g, "");
-    const other = seen.get(key);
-    if (i < own && builtin)
-      problems.push({
-        kind: "bad-shape",
-        loc: locs.get(sh.text),
-        message: `'${sh.text}' is C kspec reads as ${builtin}: an input of your own needs C of its own`,
-      });
-    else if (other !== undefined && other !== sh.input)
-      problems.push({
-        kind: "bad-shape",
-        loc: locs.get(sh.text),
-        message: `'${sh.text}' is bound to both ${other} and ${sh.input}: one piece of C stands for one input`,
-      });
-    seen.set(key, sh.input);
-  }
+    add(inputDef(name)!.name, inputDef(name)!.kind === "enum" ? "memtype" : "bool", list, false);
   return { shapes, problems };
 }
 
