@@ -52,9 +52,10 @@ export function wantsColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv 
  * of many patches, a log over a long history) shows which step it is at, on one line rewritten in place.
  * KSPEC_PROGRESS_AFTER_MS changes the second (0: from the first step).
  */
-const PROGRESS_AFTER_MS =
-  Number(process.env.KSPEC_PROGRESS_AFTER_MS ?? "") ||
-  (process.env.KSPEC_PROGRESS_AFTER_MS === "0" ? 0 : 1000);
+const PROGRESS_AFTER_MS = (() => {
+  const v = process.env.KSPEC_PROGRESS_AFTER_MS?.trim();
+  return v && Number.isFinite(Number(v)) ? Number(v) : 1000;
+})();
 let progressShown = false;
 
 /**
