@@ -3,9 +3,12 @@
 
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import Handlebars from "handlebars";
+import { createRequire } from "node:module";
+import type HandlebarsType from "handlebars";
 import { ROOT } from "../spec/root.js";
 
+// require, not import: importing a CommonJS package makes Node lex all of it for named exports.
+const Handlebars = createRequire(import.meta.url)("handlebars") as typeof HandlebarsType;
 const TEMPLATE_DIR = join(ROOT, "templates");
 const hb = Handlebars.create();
 const compiled = new Map<string, HandlebarsTemplateDelegate>();

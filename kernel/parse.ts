@@ -1,26 +1,32 @@
 // Parse stage: tree-sitter-c over kernel sources — whole files or one byte range of a file — with per-text
 // caching and helpers for locations and errors.
 
-import Parser from "tree-sitter";
-import C from "tree-sitter-c";
+import { createRequire } from "node:module";
+import type ParserType from "tree-sitter";
 
-export type SyntaxNode = Parser.SyntaxNode;
+// require, not import: importing these CommonJS packages makes Node lex every module they require for named
+// exports, which costs about 50 ms at each start (as for @babel/parser in spec/load.ts).
+const require = createRequire(import.meta.url);
+const Parser = require("tree-sitter") as typeof ParserType;
+const C = require("tree-sitter-c") as unknown;
 
-let theParser: Parser | undefined;
-function parser(): Parser {
+export type SyntaxNode = ParserType.SyntaxNode;
+
+let theParser: ParserType | undefined;
+function parser(): ParserType {
   if (!theParser) {
     theParser = new Parser();
-    theParser.setLanguage(C as unknown as Parser.Language);
+    theParser.setLanguage(C as ParserType.Language);
   }
   return theParser;
 }
-const cache = new Map<string, Parser.Tree>();
+const cache = new Map<string, ParserType.Tree>();
 /** Names of the files parsed so far (benchmarks parse the same files with tree-sitter alone). */
 export const parsedFiles = new Set<string>();
 
 const CACHE_SIZE = 16;
 
-export function parseC(text: string, name?: string): Parser.Tree {
+export function parseC(text: string, name?: string): ParserType.Tree {
   const hit = cache.get(text);
   if (hit) {
     cache.delete(text);
@@ -41,14 +47,14 @@ export function parseC(text: string, name?: string): Parser.Tree {
  * A few lines of C made up by kspec (a macro's body as an expression), parsed without the file cache: hundreds of
  * them would push the parses of real files out of it.
  */
-export function parseSnippet(text: string): Parser.Tree {
+export function parseSnippet(text: string): ParserType.Tree {
   return parser().parse(text);
 }
 
-const ranged = new Map<string, Map<string, Parser.Tree>>();
+const ranged = new Map<string, Map<string, ParserType.Tree>>();
 
 /** Row and column of a string index (rows and columns as tree-sitter counts them: 0-based). */
-function pointAt(text: string, index: number): Parser.Point {
+function pointAt(text: string, index: number): ParserType.Point {
   let row = 0;
   for (let i = text.indexOf("\n"); i >= 0 && i < index; i = text.indexOf("\n", i + 1)) row++;
   return { row, column: index - (text.lastIndexOf("\n", index - 1) + 1) };
@@ -59,7 +65,7 @@ function pointAt(text: string, index: number): Parser.Point {
  * string indices, error recovery elsewhere in the file cannot swallow the range, and a large file is not parsed
  * whole to read one function.
  */
-export function parseRange(text: string, start: number, end: number): Parser.Tree {
+export function parseRange(text: string, start: number, end: number): ParserType.Tree {
   let byRange = ranged.get(text);
   if (!byRange) {
     if (ranged.size >= CACHE_SIZE) ranged.delete(ranged.keys().next().value!);
