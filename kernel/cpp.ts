@@ -299,6 +299,8 @@ export class Preprocessor {
       ...FORCED.map((f) => ({ file: f, from: f, line: () => 0 })),
       { file: this.rootFile, from: this.rootFile, line: () => 0 },
     ];
+    // Most headers are included from many files: their probes are recorded once.
+    const resolved = new Set<Resolution>();
     for (let q = 0; q < queue.length; q++) {
       const { file: f, from, line } = queue[q];
       if (seen.has(f)) continue;
@@ -316,7 +318,10 @@ export class Preprocessor {
       for (const inc of quickIncludes(bytes)) {
         const at = () => lineAt(bytes, inc.index);
         const r = this.resolveInclude(f, inc);
-        for (const p of r.probed) deps.add(p);
+        if (!resolved.has(r)) {
+          resolved.add(r);
+          for (const p of r.probed) deps.add(p);
+        }
         // The compiler would read a blocked file; kspec will not, so what it defines is unknown.
         if (r.blocked) blocked.push({ ...r.blocked, from: f, line: at() });
         else if (r.file && !seen.has(r.file)) queue.push({ file: r.file, from: f, line: at });

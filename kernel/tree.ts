@@ -3,7 +3,7 @@
 // and not through a symlinked component whose real path lies outside the tree's root.
 
 import { execFileSync } from "node:child_process";
-import { lstatSync, readdirSync, realpathSync, statSync, type Dirent } from "node:fs";
+import { lstatSync, readdirSync, realpathSync, statSync, type Dirent, type Stats } from "node:fs";
 import { basename, dirname, posix, resolve } from "node:path";
 import { InputError } from "../spec/errors.js";
 import { didYouMean } from "../spec/suggest.js";
@@ -181,6 +181,11 @@ export interface Walk {
   dirs: string[];
 }
 
+/** A file as the cache sees it on disk: inode, size and times. */
+function statSignature(x: Stats): string {
+  return `${x.ino}:${x.size}:${x.mtimeMs}:${x.ctimeMs}`;
+}
+
 /** The disk under a root, read once per path: real paths checked, directory listings cached. */
 class DiskSource extends SourceBase implements TreeSource {
   readonly realRoot: string;
@@ -188,6 +193,10 @@ class DiskSource extends SourceBase implements TreeSource {
   private readonly dirs = new Map<string, Map<string, Dirent> | Entry>();
   private readonly entries = new Map<string, Entry>();
   private readonly raw = new Map<string, Buffer>();
+  /** Paths whose directory entry is a regular file (not a symlink): their signature can be taken as they are read. */
+  private readonly regular = new Set<string>();
+  /** Signatures taken from the descriptor each file was read through, before the read. */
+  private readonly readSignatures = new Map<string, string>();
   /** Values shared by the states of this tree (KernelTree.shared), a few per key. */
   readonly shared = new Map<string, Shared[]>();
   /** Values that depend on the disk alone (KernelTree.onDisk). */
@@ -250,13 +259,16 @@ class DiskSource extends SourceBase implements TreeSource {
         else e = this.typed(statSync(real));
       } else if (d.isDirectory()) e = { kind: "dir" };
       // A regular file's size is checked when it is read (too-large then), not with a stat per entry.
-      else e = d.isFile() ? { kind: "file" } : { kind: "missing" };
+      else if (d.isFile()) {
+        e = { kind: "file" };
+        this.regular.add(rel);
+      } else e = { kind: "missing" };
     }
     this.entries.set(rel, e);
     return e;
   }
 
-  private typed(st: import("node:fs").Stats): Entry {
+  private typed(st: Stats): Entry {
     if (st.isDirectory()) return { kind: "dir" };
     if (!st.isFile()) return { kind: "missing" };
     return st.size > MAX_TREE_FILE ? { kind: "too-large", size: st.size } : { kind: "file" };
@@ -271,7 +283,12 @@ class DiskSource extends SourceBase implements TreeSource {
     let b = this.raw.get(rel);
     if (b === undefined) {
       try {
-        b = readFileBounded(this.abs(rel), MAX_TREE_FILE);
+        // The stat of the descriptor read is the signature of a regular file, and taken before the read: a change
+        // made while the run reads makes a later run recompute, where a stat taken afterwards could hide it.
+        const seen = this.regular.has(rel)
+          ? (st: Stats) => this.readSignatures.set(rel, statSignature(st))
+          : undefined;
+        b = readFileBounded(this.abs(rel), MAX_TREE_FILE, undefined, seen);
       } catch (e) {
         if (e instanceof TooLarge) this.entries.set(rel, { kind: "too-large", size: MAX_TREE_FILE + 1 });
         return undefined;
@@ -292,13 +309,14 @@ class DiskSource extends SourceBase implements TreeSource {
    * entry added, removed or renamed in it.
    */
   signature(rel: string): string {
+    const read = this.readSignatures.get(rel);
+    if (read !== undefined) return read;
     const abs = this.abs(rel);
     const l = lstatSync(abs, { throwIfNoEntry: false });
     if (!l) return "-";
-    const sig = (x: import("node:fs").Stats) => `${x.ino}:${x.size}:${x.mtimeMs}:${x.ctimeMs}`;
-    if (!l.isSymbolicLink()) return sig(l);
+    if (!l.isSymbolicLink()) return statSignature(l);
     const t = statSync(abs, { throwIfNoEntry: false });
-    return `${sig(l)}>${t ? sig(t) : "-"}`;
+    return `${statSignature(l)}>${t ? statSignature(t) : "-"}`;
   }
 
   private walk(rel: string, out: string[], blocked: Blocked[], seen: Set<string>, dirs: string[]): void {

@@ -14,6 +14,7 @@ import {
   renameSync,
   rmSync,
   writeFileSync,
+  type Stats,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -76,7 +77,13 @@ function readFd(fd: number, what: string, limit: number, hint = 0): Buffer {
  * native read of that descriptor (much cheaper per file than a read loop in JavaScript; no second path lookup).
  * O_NONBLOCK: a FIFO put where a header should be must not hang the open.
  */
-export function readFileBounded(file: string, limit: number, what = file): Buffer {
+export function readFileBounded(
+  file: string,
+  limit: number,
+  what = file,
+  /** Given the descriptor's stat, taken before the read (what a cache entry made from these bytes may record). */
+  seen?: (st: Stats) => void,
+): Buffer {
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -87,6 +94,7 @@ export function readFileBounded(file: string, limit: number, what = file): Buffe
     const st = fstatSync(fd);
     if (!st.isFile()) throw new InputError(`cannot read ${what}: not a regular file`);
     if (st.size > limit) throw new TooLarge(what, limit);
+    seen?.(st);
     return readFileSync(fd);
   } catch (e) {
     if (e instanceof InputError) throw e;

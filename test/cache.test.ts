@@ -14,6 +14,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KernelTree } from "../kernel/tree.js";
 import { partialCopy } from "./helpers/fixtures.js";
 import { kspec } from "./helpers/run.js";
 import { treeDir } from "./helpers/trees.js";
@@ -106,5 +107,22 @@ describe("the extraction cache", () => {
     for (const f of readdirSync(dir)) writeFileSync(join(dir, f), "{not json");
     const r = check();
     expect(r).toMatchObject({ code: 0, stats: { hits: 0, misses: 1 } });
+  });
+
+  it("a file's signature is taken as it is read: a change made after the read is never hidden", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kspec-sig-"));
+    try {
+      writeFileSync(join(dir, "a.h"), "#define A 1\n");
+      const t = new KernelTree(dir);
+      const before = t.signature("a.h");
+      expect(t.bytes("a.h")!.toString()).toBe("#define A 1\n");
+      expect(t.signature("a.h")).toBe(before);
+      // Changed after this run read it: the run's entry must record what it read, so the next run misses.
+      writeFileSync(join(dir, "a.h"), "#define A 22\n");
+      expect(t.signature("a.h")).toBe(before);
+      expect(new KernelTree(dir).signature("a.h")).not.toBe(before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
