@@ -301,7 +301,13 @@ export class Preprocessor {
     ];
     // Most headers are included from many files: their probes are recorded once.
     const resolved = new Set<Resolution>();
+    // Where a request per file is dear (git), each file queued is asked for with the others queued with it.
+    let asked = this.tree.readsAhead ? 0 : Infinity;
     for (let q = 0; q < queue.length; q++) {
+      if (q >= asked) {
+        this.tree.readAhead(queue.slice(q).map((x) => x.file));
+        asked = queue.length;
+      }
       const { file: f, from, line } = queue[q];
       if (seen.has(f)) continue;
       seen.add(f);

@@ -1,7 +1,7 @@
 // Read stage (git): a kernel tree at a revision of a git repository, read from git's objects — no checkout,
 // nothing written into the repository. One `git cat-file --batch-command` process answers every request of a
 // run (blobs, trees, sizes), over a pair of named pipes so that the synchronous readers of kernel/tree can ask
-// it one object at a time. Paths resolve as the checkout would have them: symlinks inside the tree followed,
+// it one object at a time, or the files of an include closure a batch at a time. Paths resolve as the checkout would have them: symlinks inside the tree followed,
 // those leaving it refused; a file over the size limit is never read.
 
 import { execFileSync, spawn } from "node:child_process";
@@ -117,16 +117,44 @@ class CatFile {
     return s;
   }
 
+  /**
+   * The next `n` bytes. What is not buffered yet is read straight into the result, never past it: a large blob
+   * costs no chain of concatenations, and the next answer stays in the pipe for line() to read.
+   */
   private bytes(n: number): Buffer {
-    while (this.buf.length < n) this.fill();
-    const out = Buffer.from(this.buf.subarray(0, n));
-    this.buf = this.buf.subarray(n);
+    const out = Buffer.allocUnsafe(n);
+    let have = Math.min(n, this.buf.length);
+    this.buf.copy(out, 0, 0, have);
+    this.buf = this.buf.subarray(have);
+    while (have < n) {
+      const got = readSync(this.r, out, have, n - have, null);
+      if (got === 0) throw new InputError("git cat-file ended unexpectedly");
+      have += got;
+    }
     return out;
   }
 
   /** An object's content; undefined (and the content skipped, never held) when it is over `limit` bytes. */
   contents(oid: string, limit = Infinity): Buffer | undefined {
-    writeSync(this.w, `contents ${oid}\n`);
+    return this.contentsOf([oid], limit)[0];
+  }
+
+  /**
+   * Several objects' contents, asked in one write and answered in order: a round trip to git costs about as much
+   * as reading a header, so the thousand headers of an include closure are asked for a few hundred at a time. A
+   * batch stays well under a pipe's capacity, so the write never waits for git while git waits for a read.
+   */
+  contentsOf(oids: readonly string[], limit = Infinity): (Buffer | undefined)[] {
+    const out: (Buffer | undefined)[] = [];
+    for (let i = 0; i < oids.length; i += BATCH) {
+      const batch = oids.slice(i, i + BATCH);
+      writeSync(this.w, batch.map((o) => `contents ${o}\n`).join(""));
+      for (const oid of batch) out.push(this.answer(oid, limit));
+    }
+    return out;
+  }
+
+  private answer(oid: string, limit: number): Buffer | undefined {
     const m = /^([0-9a-f]{40,64}) (\w+) (\d+)$/.exec(this.line());
     if (!m) throw new InputError(`git cat-file: no object ${oid}`);
     const size = Number(m[3]);
@@ -145,6 +173,9 @@ class CatFile {
   }
 }
 
+/** Requests written at once: a request line is at most ~75 bytes, a pipe holds 64 KiB. */
+const BATCH = 256;
+
 const catFiles = new Map<string, CatFile>();
 
 /**
@@ -161,6 +192,18 @@ function blob(cat: CatFile, oid: string, limit: number): Buffer | undefined {
   const hit = blobs.get(oid);
   if (hit !== undefined) return hit ?? undefined;
   const b = cat.contents(oid, limit);
+  keep(oid, b);
+  return b;
+}
+
+/** Reads into the blob cache those of `oids` it does not hold, in batches. */
+function fetchBlobs(cat: CatFile, oids: readonly string[], limit: number): void {
+  const wanted = [...new Set(oids.filter((o) => !blobs.has(o)))];
+  const got = cat.contentsOf(wanted, limit);
+  wanted.forEach((oid, i) => keep(oid, got[i]));
+}
+
+function keep(oid: string, b: Buffer | undefined): void {
   blobs.set(oid, b ?? null);
   blobBytes += b?.length ?? 0;
   while (blobBytes > MAX_BLOB_BYTES) {
@@ -168,7 +211,6 @@ function blob(cat: CatFile, oid: string, limit: number): Buffer | undefined {
     blobs.delete(k);
     blobBytes -= v?.length ?? 0;
   }
-  return b;
 }
 
 function treeObject(cat: CatFile, oid: string, idLen: number): TreeEntries {
@@ -305,6 +347,16 @@ export class GitSource extends SourceBase implements TreeSource {
       this.raw.set(rel, b);
     }
     return b;
+  }
+
+  /** Files about to be read, asked of git together (their directories are looked up one by one). */
+  readAhead(rels: readonly string[]): void {
+    const oids: string[] = [];
+    for (const rel of rels) {
+      const e = this.lookup(rel, 0);
+      if (e.kind === "file" && e.oid && !this.raw.has(rel)) oids.push(e.oid);
+    }
+    fetchBlobs(this.cat, oids, MAX_TREE_FILE);
   }
 
   protected walkInto(rel: string, w: Walk): void {

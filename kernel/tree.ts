@@ -143,6 +143,8 @@ export interface TreeSource {
   signature(rel: string): string;
   /** Signatures name the content (git object ids): a result is valid wherever they match, in any tree. */
   readonly contentAddressed: boolean;
+  /** Files about to be read, fetched together where one request per file would cost more (git). */
+  readAhead?(rels: readonly string[]): void;
 }
 
 /** What every source keeps: texts decoded from bytes once, and directory walks. */
@@ -550,6 +552,16 @@ export class KernelTree {
     if (recorders.length) note(p);
     if (this.overlay.has(p)) return this.overlay.get(p) ?? undefined;
     return this.source.read(p);
+  }
+
+  /** Whether reading files together is cheaper than one by one (readAhead does something). */
+  get readsAhead(): boolean {
+    return this.source.readAhead !== undefined;
+  }
+
+  /** Files about to be read: the source may fetch them together (it records nothing; reading them does). */
+  readAhead(rels: readonly string[]): void {
+    this.source.readAhead?.(rels.filter((p) => !this.overlay.has(p)));
   }
 
   /** A file's bytes in this state (the overlay's text encoded once). */

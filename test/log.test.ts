@@ -3,13 +3,15 @@
 // the commits that change the meaning are listed, with their groups; --when narrows them; nothing is written
 // into the repository.
 
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { partialTree } from "../scripts/history.js";
 import { buildHistory, type History } from "./helpers/history.js";
 import { sh } from "./helpers/kernel.js";
 import { kspec, kspecJson } from "./helpers/run.js";
 import { schemaErrors } from "./helpers/schemas.js";
+import { treeDir } from "./helpers/trees.js";
 
 let h: History;
 const short = (name: string) => h.commits.get(name)!.slice(0, 12);
@@ -219,6 +221,36 @@ describe("kspec log", () => {
 });
 
 describe("git revisions wherever a tree is read", () => {
+  it("a commit's tree refuses what the disk refuses: a header over the size limit, among headers read together", () => {
+    // vmx.h is one of the sixty headers vmx.c includes, which git is asked for in one batch: the oversized blob is
+    // skipped in the middle of the answers, and every header after it must still be read as the disk has it.
+    const dir = partialTree(treeDir("6.12"), "arch/x86/kvm/vmx/vmx.c");
+    try {
+      const vmxH = join(dir, "arch/x86/include/asm/vmx.h");
+      rmSync(vmxH);
+      writeFileSync(vmxH, "");
+      expect(sh("truncate", ["-s", String(17 << 20), vmxH]).code).toBe(0);
+      const git = (...args: string[]) => expect(sh("git", ["-C", dir, ...args]).code).toBe(0);
+      git("init", "-q");
+      git("add", "-A", "-f");
+      git("-c", "user.name=T", "-c", "user.email=t@example.org", "commit", "-q", "-m", "oversized");
+      const check = (kernel: string) =>
+        kspecJson(["check", "--kernel", kernel, "--policy", "linux-6.12", "--json"], {
+          env: { KSPEC_CACHE: "off" },
+        });
+      const [disk, commit] = [check(dir), check(`${dir}@HEAD`)];
+      expect(disk.code).toBe(2);
+      expect(disk.json.problems).toContainEqual(
+        expect.objectContaining({ kind: "file-too-large", name: "arch/x86/include/asm/vmx.h" }),
+      );
+      expect(commit.code).toBe(2);
+      expect(commit.json.problems).toEqual(disk.json.problems);
+      expect(commit.json.inputs).toEqual(disk.json.inputs);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("check --kernel DIR@REV reads that commit (the work tree is elsewhere)", () => {
     const bad = kspec(["check", "--kernel", `${h.dir}@${byCommit("mmio-wb")}`, "--policy", "linux-6.12"]);
     expect(bad.code).toBe(1);
