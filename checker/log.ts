@@ -7,7 +7,7 @@
 import type { DiffGroup } from "../spec/compare.js";
 import type { Env } from "../spec/evaluate.js";
 import type { CLoc, Problem } from "../kernel/problems.js";
-import { differs, gitDirOf, history, openCommit, touching, type CommitInfo } from "../kernel/git.js";
+import { changedPaths, gitDirOf, history, openCommit, touchesAny, type CommitInfo } from "../kernel/git.js";
 import { extractionDiff } from "./diff.js";
 import { DEFAULT_FUNCTION, extractWithDeps, type Extraction, type FunctionInfo } from "./extract.js";
 
@@ -73,15 +73,15 @@ export function semanticLog(dir: string, range: readonly string[], o: LogOptions
     const r = extractWithDeps(tree, { function: fn, flagMacros: o.flagMacros, hint });
     return { x: r.value, deps: r.deps };
   };
-  // Which commits of the range touch a set of paths: one walk by git per distinct set.
-  const touchedBy = new Map<string, Set<string>>();
-  const touches = (c: CommitInfo, deps: string[]): boolean => {
-    const key = deps.join("\n");
-    let set = touchedBy.get(key);
-    if (!set) touchedBy.set(key, (set = touching(gitDir, range, deps)));
-    if (!set.has(c.commit)) return false;
-    // A merge is listed by git when it differs from any parent; what matters here is the first.
-    return c.parents.length < 2 || differs(gitDir, c.parents[0], c.commit, deps);
+  // What each commit changes against its first parent: one walk by git, whatever the number of extractions.
+  const changed = changedPaths(gitDir, range);
+  const depSets = new WeakMap<State, Set<string>>();
+  const touches = (c: CommitInfo, s: State): boolean => {
+    let deps = depSets.get(s);
+    if (!deps) depSets.set(s, (deps = new Set(s.deps.map((p) => (p.endsWith("/") ? p.slice(0, -1) : p)))));
+    // A commit git did not list has unknown changes: it is read again, never assumed unchanged.
+    const paths = changed.get(c.commit);
+    return paths === undefined || touchesAny(paths, deps);
   };
   const stateOf = (commit: string | undefined): State => {
     if (commit === undefined) return NO_STATE;
@@ -99,7 +99,7 @@ export function semanticLog(dir: string, range: readonly string[], o: LogOptions
     o.progress?.(`${i + 1}/${commits.length} ${c.commit.slice(0, 12)} ${c.subject}`);
     const before = stateOf(c.parents[0]);
     const hint = before.x.kind === "table" ? before.x.fn.file : undefined;
-    const after = c.parents.length === 0 || touches(c, before.deps) ? extractAt(c.commit, hint) : before;
+    const after = c.parents.length === 0 || touches(c, before) ? extractAt(c.commit, hint) : before;
     states.set(c.commit, after);
     // A merge changes the meaning only where it differs from every parent (a change made in the merge itself);
     // what a side branch brought was listed at the side branch's own commits.

@@ -450,27 +450,48 @@ export function history(gitDir: string, range: readonly string[]): CommitInfo[] 
 }
 
 /**
- * The commits of a range that change any of `paths` (files, or "dir/" for everything under a directory) from
- * one of their parents: git's own walk, with no history simplification.
+ * What each commit of a range changes: the paths that differ from its first parent (for a merge too; every path
+ * of a root commit). One walk by git for the whole range, however many sets of paths are asked about later.
  */
-export function touching(gitDir: string, range: readonly string[], paths: readonly string[]): Set<string> {
-  if (!paths.length) return new Set();
-  const specs = [...new Set(paths.map((p) => (p.endsWith("/") ? p.slice(0, -1) || "." : p)))];
-  const out = git(
-    gitDir,
-    ["log", "--format=%H", "--full-history", "--stdin", "--end-of-options", ...revisions(range)],
-    // Thousands of paths: through standard input (after its "--"), not the command line.
-    `--\n${specs.join("\n")}\n`,
-  );
-  return new Set(out.split("\n").filter((l) => /^[0-9a-f]{40,64}$/.test(l)));
+export function changedPaths(gitDir: string, range: readonly string[]): Map<string, string[]> {
+  const out = git(gitDir, [
+    "log",
+    "--format=%x01%H",
+    "--name-only",
+    "-z",
+    "--no-renames",
+    "--diff-merges=first-parent",
+    "--end-of-options",
+    ...revisions(range),
+    "--",
+  ]);
+  const changed = new Map<string, string[]>();
+  let paths: string[] | undefined;
+  // Each commit is \x01<id>\0, then \n before the first path of its list, then path\0 for each.
+  for (const token of out.split("\0")) {
+    const head = /^\n?\x01([0-9a-f]{40,64})$/.exec(token);
+    if (head) changed.set(head[1], (paths = []));
+    else if (paths && token !== "" && token !== "\n")
+      paths.push(paths.length ? token : token.replace(/^\n/, ""));
+  }
+  return changed;
 }
 
-/** Whether any of `paths` differs between two commits. */
-export function differs(gitDir: string, a: string, b: string, paths: readonly string[]): boolean {
-  if (!paths.length) return false;
-  const specs = [...new Set(paths.map((p) => (p.endsWith("/") ? p.slice(0, -1) || "." : p)))];
-  const out = git(gitDir, ["diff-tree", "-r", "--name-only", "--no-commit-id", a, b, "--", ...specs]);
-  return out.trim() !== "";
+/**
+ * Whether any of `changed` is one of `deps` (files, probed paths, or "dir/" for a directory listed) or lies
+ * under one: as git's literal pathspecs match.
+ */
+export function touchesAny(changed: readonly string[], deps: ReadonlySet<string>): boolean {
+  for (let p of changed) {
+    for (;;) {
+      if (deps.has(p)) return true;
+      const slash = p.lastIndexOf("/");
+      if (slash < 0) break;
+      p = p.slice(0, slash);
+    }
+    if (deps.has("")) return true;
+  }
+  return false;
 }
 
 /** The tree of one commit, read from git objects (its tree id when the caller has it already). */

@@ -3,7 +3,7 @@
 // the commits that change the meaning are listed, with their groups; --when narrows them; nothing is written
 // into the repository.
 
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { partialTree } from "../scripts/history.js";
@@ -217,6 +217,83 @@ describe("kspec log", () => {
     kspec(["check", "--kernel", `${h.dir}@${byCommit("mmio-wb")}`, "--policy", "linux-6.12"]);
     expect(status()).toBe(s);
     expect(refs()).toBe(f);
+  });
+});
+
+describe("kspec log over merges", () => {
+  // A small history with branches: a merge is compared with its first parent (what git log shows), and listed
+  // only where it differs from every parent — a change made in the merge itself; what a side branch brought is
+  // listed at the side branch's commit.
+  let dir: string;
+  const ids = new Map<string, string>();
+  const VMX = "arch/x86/kvm/vmx/vmx.c";
+  const MMIO = "\t\treturn MTRR_TYPE_UNCACHABLE << VMX_EPT_MT_EPTE_SHIFT;";
+  beforeAll(() => {
+    dir = partialTree(treeDir("6.12"), VMX);
+    const git = (...args: string[]) => {
+      const r = sh("git", ["-C", dir, "-c", "user.name=T", "-c", "user.email=t@example.org", ...args]);
+      expect(r.code, r.out).toBe(0);
+      return r.stdout.trim();
+    };
+    const edit = (file: string, f: (t: string) => string) => {
+      const p = join(dir, file);
+      const before = existsSync(p) ? readFileSync(p, "utf8") : "";
+      const after = f(before);
+      expect(after).not.toBe(before);
+      writeFileSync(p, after);
+    };
+    const commit = (name: string) => {
+      git("add", "-A", "-f");
+      git("commit", "-q", "-m", name);
+      ids.set(name, git("rev-parse", "HEAD"));
+    };
+    git("init", "-q", "-b", "main");
+    commit("base");
+    git("checkout", "-q", "-b", "side");
+    edit(VMX, (t) => t.replace(MMIO, MMIO.replace("UNCACHABLE", "WRBACK")));
+    commit("side-wb");
+    git("checkout", "-q", "main");
+    edit("kspec-notes.txt", () => "unrelated\n");
+    commit("main-unrelated");
+    git("merge", "-q", "--no-ff", "-m", "merge-side", "side");
+    ids.set("merge-side", git("rev-parse", "HEAD"));
+    git("checkout", "-q", "-b", "side2");
+    edit("kspec-side2.c", () => "/* side2 */\n");
+    commit("side2-unrelated");
+    git("checkout", "-q", "main");
+    // An evil merge: the merge commit itself maps MMIO uncached again.
+    git("merge", "-q", "--no-ff", "--no-commit", "side2");
+    edit(VMX, (t) => t.replace(MMIO.replace("UNCACHABLE", "WRBACK"), MMIO));
+    commit("evil-merge");
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("lists the side branch's commit and the merge that changes the meaning itself, not the clean merge", () => {
+    const r = kspecJson(["log", "--kernel", dir, "--json", `${ids.get("base")}..HEAD`], {
+      env: { KSPEC_CACHE: "off" },
+    });
+    expect(r.code).toBe(0);
+    const byId = new Map([...ids].map(([n, c]) => [c, n]));
+    const listed = (r.json.commits as { commit: string; change: string; changes: unknown[] }[]).map((c) => ({
+      name: byId.get(c.commit),
+      change: c.change,
+      changes: c.changes,
+    }));
+    const [uc, wb] = [
+      { mask: 0, type: "UC", ipat: false },
+      { mask: 0x30, type: "WB", ipat: false },
+    ];
+    const mmio = (before: object, after: object) => [{ when: { isMmio: true }, before, after }];
+    expect(listed).toEqual([
+      { name: "side-wb", change: "changed", changes: mmio(uc, wb) },
+      { name: "evil-merge", change: "changed", changes: mmio(wb, uc) },
+    ]);
+    const all = kspecJson(["log", "--kernel", dir, "--json", "--all", `${ids.get("base")}..HEAD`]);
+    const unchanged = (all.json.commits as { commit: string; change: string }[])
+      .filter((c) => c.change === "unchanged")
+      .map((c) => byId.get(c.commit))
+      .sort();
+    expect(unchanged).toEqual(["main-unrelated", "side2-unrelated"]);
   });
 });
 
