@@ -217,6 +217,8 @@ function lineAt(b: Buffer, index: number): number {
 
 export class Preprocessor {
   private memo?: Closure;
+  /** The closure's files with their bytes in this state, read once for every lookup. */
+  private withBytes?: [string, Buffer][];
   /** Definitions found so far, by macro name. */
   private readonly defs = new Map<string, MacroDef[]>();
 
@@ -341,7 +343,7 @@ export class Preprocessor {
    * macro (lookup) needs every definition.
    */
   someFile(test: (file: string, bytes: Buffer) => boolean): boolean {
-    if (this.memo) return this.memo.files.some((f) => test(f, this.tree.bytes(f)!));
+    if (this.memo) return this.closureBytes().some(([f, b]) => test(f, b));
     for (const { file, bytes } of this.walk()) if (test(file, bytes)) return true;
     return false;
   }
@@ -363,6 +365,14 @@ export class Preprocessor {
     return fullScans.get(file, text, () => scanDirectives(text, file));
   }
 
+  /**
+   * The closure's files and their bytes. Read through the tree once, when the closure is first needed (that read
+   * records them, as the closure's computation does); each lookup then goes over the list.
+   */
+  private closureBytes(): [string, Buffer][] {
+    return (this.withBytes ??= this.includeClosure().map((f) => [f, this.tree.bytes(f)!]));
+  }
+
   /** The names of the macros the closure defines that start with `prefix` (for "did you mean"; it scans them all). */
   definedNames(prefix: string): string[] {
     const out = new Set<string>();
@@ -381,8 +391,7 @@ export class Preprocessor {
     let found = this.defs.get(name);
     if (found) return found;
     const byBody = new Map<string, MacroDef>();
-    for (const f of this.includeClosure()) {
-      const bytes = this.tree.bytes(f)!;
+    for (const [f, bytes] of this.closureBytes()) {
       let names = definesByName.get(bytes);
       if (!names) definesByName.set(bytes, (names = new Map()));
       let defs = names.get(name);

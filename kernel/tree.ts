@@ -22,6 +22,20 @@ export function safeRel(p: string): string {
 /** A path that is already normal and relative (the usual case): no need to normalize it again. */
 const NORMAL = /^(?!\.{1,2}(?:\/|$))[\w+,@=-][\w.+,@=-]*(?:\/(?!\.{1,2}(?:\/|$))[\w.+,@=-]+)*$/;
 
+/** Paths already known to be normal: a run asks for the same few thousand paths many times over. */
+const knownNormal = new Set<string>();
+
+/** `rel` normalized (safeRel), for the price of a set lookup when it is already known to be normal. */
+function normalRel(rel: string): string {
+  if (knownNormal.has(rel)) return rel;
+  const p = NORMAL.test(rel) ? rel : safeRel(rel);
+  if (p === rel) {
+    if (knownNormal.size >= 1 << 16) knownNormal.clear();
+    knownNormal.add(rel);
+  }
+  return p;
+}
+
 /** Kernel sources are at most a few hundred kilobytes; larger files are not read (memory stays bounded). */
 export const MAX_TREE_FILE = 16 << 20;
 
@@ -444,7 +458,7 @@ export class KernelTree {
 
   /** What the disk has at a path, whatever the overlay says (for values kept with onDisk()). */
   diskEntry(rel: string): Entry {
-    const p = NORMAL.test(rel) ? rel : safeRel(rel);
+    const p = normalRel(rel);
     if (recorders.length) note(p);
     return this.source.entry(p);
   }
@@ -522,7 +536,7 @@ export class KernelTree {
 
   /** What a path is in this state of the tree (the overlay first). */
   entry(rel: string): Entry {
-    const p = NORMAL.test(rel) ? rel : safeRel(rel);
+    const p = normalRel(rel);
     if (recorders.length) note(p);
     if (this.overlay.has(p)) return this.overlay.get(p) === null ? { kind: "missing" } : { kind: "file" };
     // A directory component through which the path would leave the tree blocks the overlay's files too.
@@ -548,7 +562,7 @@ export class KernelTree {
   }
 
   read(rel: string): string | undefined {
-    const p = NORMAL.test(rel) ? rel : safeRel(rel);
+    const p = normalRel(rel);
     if (recorders.length) note(p);
     if (this.overlay.has(p)) return this.overlay.get(p) ?? undefined;
     return this.source.read(p);
@@ -566,7 +580,7 @@ export class KernelTree {
 
   /** A file's bytes in this state (the overlay's text encoded once). */
   bytes(rel: string): Buffer | undefined {
-    const p = NORMAL.test(rel) ? rel : safeRel(rel);
+    const p = normalRel(rel);
     if (recorders.length) note(p);
     if (!this.overlay.has(p)) return this.source.bytes(p);
     const t = this.overlay.get(p);
