@@ -6,7 +6,7 @@ import type { Preprocessor } from "../kernel/cpp.js";
 import { Preprocessor as Cpp } from "../kernel/cpp.js";
 import { DEFAULT_FUNCTION, locateFunction, NotLocated, type FunctionInfo } from "../kernel/locate.js";
 import { Unverifiable, type CLoc, type Problem } from "../kernel/problems.js";
-import { recordReads, type KernelTree } from "../kernel/tree.js";
+import { recordReads, recordUses, type KernelTree, type Uses } from "../kernel/tree.js";
 import { InputError } from "../spec/errors.js";
 import { explore, type Env, type ExploreOptions } from "../spec/evaluate.js";
 import { sortInputs, type InputValue } from "../spec/vocabulary.js";
@@ -129,11 +129,14 @@ export function extract(tree: KernelTree, opts: ExtractOptions): Extraction {
 /** Where the function usually is: the file its kept extractions are filed under in a git cache. */
 const USUAL_FILE = "arch/x86/kvm/vmx/vmx.c";
 
-/** As extract(), with the paths the extraction depends on (read, probed, or listed: "dir/"). */
+/**
+ * As extract(), with the paths the extraction depends on (read, probed, or listed: "dir/") and, unless the
+ * options ask for a different exploration, what it asked of each (kernel/tree's Uses; kept in the cache too).
+ */
 export function extractWithDeps(
   tree: KernelTree,
   opts: ExtractOptions & { hint?: string },
-): WithDeps<Extraction> {
+): WithDeps<Extraction> & { uses?: Uses } {
   const name = opts.function ?? DEFAULT_FUNCTION;
   const run = (): Extraction => {
     let f: OpenFunction;
@@ -151,15 +154,32 @@ export function extractWithDeps(
     const r = recordReads(run);
     return { value: r.value, deps: [...r.paths] };
   }
-  return cachedResult(
+  // The config's inputs and spellings change how C is read.
+  const what = ["extract", name, [...opts.flagMacros].sort(), activeConfig().fingerprint];
+  const hint = opts.hint ?? USUAL_FILE;
+  // Uses are compared across the commits of a history (checker/log); a tree on disk has no history to compare.
+  if (!tree.contentAddressed) return cachedResult(tree, what, run, EXTRACTION_JSON, hint);
+  const r = cachedResult(
     tree,
-    // The config's inputs and spellings change how C is read.
-    ["extract", name, [...opts.flagMacros].sort(), activeConfig().fingerprint],
-    run,
-    EXTRACTION_JSON,
-    opts.hint ?? USUAL_FILE,
+    what,
+    () => {
+      const u = recordUses(run);
+      return { x: u.value, uses: u.uses };
+    },
+    WITH_USES_JSON,
+    hint,
   );
+  return { value: r.value.x, deps: r.deps, uses: r.value.uses };
 }
+
+/** An extraction with its uses, as JSON: the uses as [path, questions] pairs. */
+const WITH_USES_JSON: Codec<{ x: Extraction; uses: Uses }> = {
+  encode: (v) => ({ x: EXTRACTION_JSON.encode(v.x), uses: [...v.uses].map(([p, q]) => [p, [...q]]) }),
+  decode: (j) => {
+    const v = j as { x: unknown; uses: [string, string[]][] };
+    return { x: EXTRACTION_JSON.decode(v.x), uses: new Map(v.uses.map(([p, q]) => [p, new Set(q)])) };
+  },
+};
 
 /** Extractions as JSON: an env (a Map) as [input, value] pairs in the order the C read them (it matters). */
 const EXTRACTION_JSON: Codec<Extraction> = {

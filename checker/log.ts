@@ -1,13 +1,18 @@
 // History stage: the semantic history of a function in a git repository — the commits after which its decision
 // table changed, oldest first. A commit is extracted again only when it changes a path the extraction of its
 // parent read (the function's file, the headers of its include closure, the helpers it inlined, the directories
-// searched for it): the cost follows the commits that touch what the function depends on, not the length of the
-// history. Extractions are content-addressed (checker/cache): a warm run re-reads nothing it has seen.
+// searched for it) and, in that path, the answer to something the extraction asked of it (kernel/answers: its
+// #include lines, the definitions of a macro or function it used, a listing): a header edited elsewhere, or a
+// function beside this one, carries the meaning over. The cost follows the commits that change what the
+// function depends on, not the length of the history. Extractions are content-addressed (checker/cache): a
+// warm run re-reads nothing it has seen.
 
 import type { DiffGroup } from "../spec/compare.js";
 import type { Env } from "../spec/evaluate.js";
 import type { CLoc, Problem } from "../kernel/problems.js";
+import { sameAnswers } from "../kernel/answers.js";
 import { changedPaths, gitDirOf, history, openCommit, touchesAny, type CommitInfo } from "../kernel/git.js";
+import { Q, type Uses } from "../kernel/tree.js";
 import { extractionDiff } from "./diff.js";
 import { DEFAULT_FUNCTION, extractWithDeps, type Extraction, type FunctionInfo } from "./extract.js";
 
@@ -46,6 +51,8 @@ export interface LogOptions {
 interface State {
   x: Extraction;
   deps: string[];
+  /** What the extraction asked of each path (kernel/tree's Uses), when known. */
+  uses?: Uses;
 }
 
 const NO_STATE: State = {
@@ -71,8 +78,10 @@ export function semanticLog(dir: string, range: readonly string[], o: LogOptions
     extracted++;
     const tree = openCommit(gitDir, commit, `${dir}@${commit.slice(0, 12)}`, inRange.get(commit)?.tree);
     const r = extractWithDeps(tree, { function: fn, flagMacros: o.flagMacros, hint });
-    return { x: r.value, deps: r.deps };
+    return { x: r.value, deps: r.deps, uses: r.uses };
   };
+  const treeAt = (commit: string) =>
+    openCommit(gitDir, commit, `${dir}@${commit.slice(0, 12)}`, inRange.get(commit)?.tree);
   // What each commit changes against its first parent: one walk by git, whatever the number of extractions.
   const changed = changedPaths(gitDir, range);
   const depSets = new WeakMap<State, Set<string>>();
@@ -81,7 +90,18 @@ export function semanticLog(dir: string, range: readonly string[], o: LogOptions
     if (!deps) depSets.set(s, (deps = new Set(s.deps.map((p) => (p.endsWith("/") ? p.slice(0, -1) : p)))));
     // A commit git did not list has unknown changes: it is read again, never assumed unchanged.
     const paths = changed.get(c.commit);
-    return paths === undefined || touchesAny(paths, deps);
+    if (paths === undefined) return true;
+    // A path reached through a symlink depends on the link's target, which git names by its own path: any
+    // change at all is read again.
+    if (s.uses && [...s.uses.values()].some((q) => q.has(Q.link))) return paths.length > 0;
+    return touchesAny(paths, deps);
+  };
+  // A commit that changes files the extraction read, but none of what it asked of them (another part of a
+  // header, a function beside it): the meaning is carried over, as reading it again would find it.
+  const carries = (c: CommitInfo, s: State): boolean => {
+    const paths = changed.get(c.commit);
+    if (s.x.kind !== "table" || !s.uses || !paths) return false;
+    return sameAnswers(treeAt(c.parents[0]), treeAt(c.commit), s.uses, paths);
   };
   const stateOf = (commit: string | undefined): State => {
     if (commit === undefined) return NO_STATE;
@@ -99,7 +119,10 @@ export function semanticLog(dir: string, range: readonly string[], o: LogOptions
     o.progress?.(`${i + 1}/${commits.length} ${c.commit.slice(0, 12)} ${c.subject}`);
     const before = stateOf(c.parents[0]);
     const hint = before.x.kind === "table" ? before.x.fn.file : undefined;
-    const after = c.parents.length === 0 || touches(c, before) ? extractAt(c.commit, hint) : before;
+    const after =
+      c.parents.length === 0 || (touches(c, before) && !carries(c, before))
+        ? extractAt(c.commit, hint)
+        : before;
     states.set(c.commit, after);
     // A merge changes the meaning only where it differs from every parent (a change made in the merge itself);
     // what a side branch brought was listed at the side branch's own commits.

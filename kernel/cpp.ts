@@ -7,7 +7,16 @@
 // ambiguous, and the checker refuses to guess (the caller reports it as unverifiable).
 
 import { posix } from "node:path";
-import { PerText, type Blocked, type Entry, type KernelTree } from "./tree.js";
+import {
+  asking,
+  PerText,
+  Q,
+  recordingUses,
+  useAll,
+  type Blocked,
+  type Entry,
+  type KernelTree,
+} from "./tree.js";
 
 export interface MacroDef {
   name: string;
@@ -271,11 +280,14 @@ export class Preprocessor {
   private closure(): Closure {
     // The closure depends on each file's #include lines alone (and on which probed paths exist): a patch that
     // changes code, not includes, keeps it.
-    this.memo ??= this.tree.shared(
-      `closure\0${this.rootFile}`,
-      () => this.computeClosure(),
-      (bytes) => (bytes === null ? null : includesFingerprint(bytes)),
+    this.memo ??= asking(() =>
+      this.tree.shared(
+        `closure\0${this.rootFile}`,
+        () => this.computeClosure(),
+        (bytes) => (bytes === null ? null : includesFingerprint(bytes)),
+      ),
     );
+    useAll(this.memo, this.memo.deps, Q.closure);
     return this.memo;
   }
 
@@ -284,7 +296,7 @@ export class Preprocessor {
     const order: string[] = [];
     const blocked: Closure["blocked"] = [];
     for (const { file } of this.walk(deps, blocked)) order.push(file);
-    return { value: { files: order, blocked }, deps };
+    return { value: { files: order, blocked, deps: [...deps] }, deps };
   }
 
   /**
@@ -350,8 +362,10 @@ export class Preprocessor {
 
   /** Is `name` #defined in the closure (as lookup finds definitions)? */
   defines(name: string): boolean {
-    if (this.defs.has(name)) return this.defs.get(name)!.length > 0;
-    return this.someFile((f, b) => this.definesIn(f, b, name));
+    // Where uses are recorded, the answer is lookup's (which records it): the early stop of the walk depends on
+    // the order of files, which only the whole closure's record states.
+    if (this.defs.has(name) || recordingUses()) return this.lookup(name).length > 0;
+    return asking(() => this.someFile((f, b) => this.definesIn(f, b, name)));
   }
 
   /** Does one file of the tree #define `name`? */
@@ -389,7 +403,12 @@ export class Preprocessor {
    */
   lookup(name: string): MacroDef[] {
     let found = this.defs.get(name);
-    if (found) return found;
+    if (!found) this.defs.set(name, (found = asking(() => this.definitionsOf(name))));
+    useAll(found, this.includeClosure(), Q.defines(name));
+    return found;
+  }
+
+  private definitionsOf(name: string): MacroDef[] {
     const byBody = new Map<string, MacroDef>();
     for (const [f, bytes] of this.closureBytes()) {
       let names = definesByName.get(bytes);
@@ -404,15 +423,15 @@ export class Preprocessor {
         if (!byBody.has(key)) byBody.set(key, d);
       }
     }
-    found = [...byBody.values()];
-    this.defs.set(name, found);
-    return found;
+    return [...byBody.values()];
   }
 }
 
 interface Closure {
   files: string[];
   blocked: (Blocked & { from: string; line: number })[];
+  /** Every path read or probed for it. */
+  deps: string[];
 }
 
 /** Where an include resolved: a file, a path kspec refuses to read, or nothing; and what was probed. */

@@ -12,6 +12,7 @@ import { InputError } from "../spec/errors.js";
 import {
   KernelTree,
   MAX_TREE_FILE,
+  Q,
   requireDirectory,
   SourceBase,
   type Blocked,
@@ -19,6 +20,7 @@ import {
   type Shared,
   type TreeSource,
   type Walk,
+  use,
 } from "./tree.js";
 
 /** git ran and failed (as against git missing): its first error line. */
@@ -315,6 +317,7 @@ export class GitSource extends SourceBase implements TreeSource {
       else if (x.mode === "40000" || x.mode === "040000")
         e = { kind: "dir", oid: x.oid } as Entry & { oid: string };
       else if (x.mode === "120000") {
+        use(rel, Q.link);
         // A symlink: its target, relative to its directory, decides (as a checkout's realpath would).
         const target = blob(this.cat, x.oid, 4096)?.toString("utf8") ?? "";
         const joined = target.startsWith("/") ? target : posix.normalize(posix.join(parent, target));

@@ -17,7 +17,7 @@ import {
   parseRange,
   type SyntaxNode,
 } from "./parse.js";
-import { blockedKind, blockedMessage, type Blocked, type KernelTree } from "./tree.js";
+import { asking, blockedKind, blockedMessage, Q, use, type Blocked, type KernelTree } from "./tree.js";
 
 export const DEFAULT_FUNCTION = "vmx_get_mt_mask";
 /** Where vmx_get_mt_mask() has lived: vmx.c (arch/x86/kvm/vmx.c before 4.20), always under arch/x86/kvm. */
@@ -191,6 +191,13 @@ export function definitionsIn(text: string, name: string): Definition[] {
   return out;
 }
 
+/** The definitions of a function in one file of a tree: the question "fn:NAME" of that file (see Uses). */
+export function functionsIn(tree: KernelTree, file: string, name: string): Definition[] {
+  use(file, Q.fn(name));
+  const text = asking(() => tree.read(file));
+  return text ? definitionsIn(text, name) : [];
+}
+
 /**
  * The smallest node at a string index of a file: from a parse of the top-level item around it where the scan is
  * sure of the items (a function of x86.c is a few hundred lines; the file is thirteen thousand), else from a
@@ -251,15 +258,16 @@ export class NotLocated extends InputError {
 /** The one definition of `name` under SEARCH_DIR (declarations such as x86_ops.h's are not definitions). */
 export function locateFunction(tree: KernelTree, name: string): Located {
   if (!/^[A-Za-z_]\w*$/.test(name)) throw new InputError(`not a C function name: ${name}`);
-  const { files, blocked } = tree.listing(SEARCH_DIR, (f) => /\.[ch]$/.test(f) || !/\.\w+$/.test(f));
+  use(SEARCH_DIR, Q.list);
+  const { files, blocked } = asking(() =>
+    tree.listing(SEARCH_DIR, (f) => /\.[ch]$/.test(f) || !/\.\w+$/.test(f)),
+  );
   if (files.length === 0 && blocked.length === 0)
     throw new InputError(`${tree.root}: no ${SEARCH_DIR}/ (not an x86 kernel tree?)`);
   const found: Located[] = [];
   for (const file of files) {
     if (!/\.[ch]$/.test(file)) continue;
-    const text = tree.read(file);
-    if (!text) continue;
-    for (const d of definitionsIn(text, name))
+    for (const d of functionsIn(tree, file, name))
       found.push({ info: { name, file, line: d.line }, node: d.node, blocked });
   }
   if (found.length === 0)
@@ -302,8 +310,7 @@ export function staticHelper(
   name: string,
 ): { node: SyntaxNode; file: string } | undefined {
   const inFile = (file: string) => {
-    const text = tree.read(file);
-    const defs = text ? definitionsIn(text, name).filter((d) => hasStorageClass(d.node, "static")) : [];
+    const defs = functionsIn(tree, file, name).filter((d) => hasStorageClass(d.node, "static"));
     return defs.length ? { node: defs[defs.length - 1].node, file } : undefined;
   };
   // The file itself first: most helpers live next to their caller, and its closure need not be walked for them.

@@ -119,8 +119,90 @@ export interface Shared {
  */
 const recorders: Set<string>[] = [];
 
+/**
+ * How a computation used each path it depended on (recordUses): the questions it asked of the file — its
+ * existence and #include lines as the include closure needs them ("closure"), the definitions of one macro
+ * ("defines:NAME") or of one function ("fn:NAME"), a directory's listing ("list") — or "content" for any read
+ * made outside such a question. A commit that gives every question the same answer leaves the computation's
+ * result as it was (checker/log carries a function's meaning across such commits without reading it again).
+ */
+export type Uses = Map<string, Set<string>>;
+
+const useRecorders: Uses[] = [];
+/** Inside a question (asking()), reads are recorded by the question's own use() calls, not as content. */
+let questions = 0;
+
 function note(p: string): void {
   for (const r of recorders) r.add(p);
+  if (!questions) for (const r of useRecorders) addUse(r, p, "content");
+}
+
+function addUse(r: Uses, p: string, question: string): void {
+  let s = r.get(p);
+  if (!s) r.set(p, (s = new Set()));
+  s.add(question);
+}
+
+/** `f`'s result with how it used each path (see Uses). */
+export function recordUses<T>(f: () => T): { value: T; uses: Uses } {
+  const uses: Uses = new Map();
+  useRecorders.push(uses);
+  try {
+    return { value: f(), uses };
+  } finally {
+    useRecorders.splice(useRecorders.indexOf(uses), 1);
+  }
+}
+
+/**
+ * Runs the reads of a question whose answer its caller records with use(), whether it reads or finds the answer
+ * in a memo: only what the answer holds can reach the result.
+ */
+export function asking<T>(f: () => T): T {
+  questions++;
+  try {
+    return f();
+  } finally {
+    questions--;
+  }
+}
+
+/** Records that a path was asked `question` (see Uses). */
+export function use(p: string, question: string): void {
+  for (const r of useRecorders) addUse(r, p, question);
+}
+
+/** The questions, as Uses names them. */
+export const Q = {
+  content: "content",
+  closure: "closure",
+  list: "list",
+  /** A symlink was followed to reach the path: what it depends on includes the link's target, which a list of
+   * changed paths does not name; such a result is never carried over (checker/log reads every commit again). */
+  link: "link",
+  defines: (macro: string) => `defines:${macro}`,
+  fn: (name: string) => `fn:${name}`,
+} as const;
+
+/** Are uses being recorded (recordUses)? */
+export function recordingUses(): boolean {
+  return useRecorders.length > 0;
+}
+
+const given = new WeakMap<Uses, WeakSet<object>>();
+
+/**
+ * As use() for many paths, once per recording for one `answer` (a memo answering the same question again and
+ * again: the closure, a macro's definitions).
+ */
+export function useAll(answer: object, paths: Iterable<string>, question: string): void {
+  for (const r of useRecorders) {
+    let g = given.get(r);
+    if (!g) given.set(r, (g = new WeakSet()));
+    if (g.has(answer)) continue;
+    g.add(answer);
+    for (const p of paths) addUse(r, p, question);
+  }
 }
 
 /** `f`'s result with the paths it read, probed or listed (directories end in "/"). */

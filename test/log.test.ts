@@ -116,13 +116,14 @@ describe("kspec log", () => {
     );
   });
 
-  it("reads again only the commits that touch what the function read", () => {
+  it("reads again only the commits that change what the function asked of the files it read", () => {
     const r = kspec(["log", "--kernel", h.dir, `${base()}..HEAD`], { env: { KSPEC_CACHE: "off" } });
     const m = /\((\d+) commits; (\d+) states read/.exec(r.stdout)!;
     expect(Number(m[1])).toBe(15);
-    // The two commits of unrelated files are not read; the base (the range's parent) is.
+    // Not read: the two commits of unrelated files, and the SVM change (svm.c was searched for the function and
+    // still does not define it). Read: the base (the range's parent) and every other commit.
     const read = Number(m[2]);
-    expect(read).toBe(15 - 2 + 1);
+    expect(read).toBe(15 - 3 + 1);
     expect(read).toBeGreaterThanOrEqual(h.meaningful.length);
   });
 
@@ -220,35 +221,47 @@ describe("kspec log", () => {
   });
 });
 
+/**
+ * A small repository of its own: the files the checker reads of the Debian 6.12 tree, committed as "base", with
+ * helpers to edit files and commit (each commit's id kept by name).
+ */
+function smallRepo() {
+  const dir = partialTree(treeDir("6.12"), "arch/x86/kvm/vmx/vmx.c");
+  const ids = new Map<string, string>();
+  const git = (...args: string[]) => {
+    const r = sh("git", ["-C", dir, "-c", "user.name=T", "-c", "user.email=t@example.org", ...args]);
+    expect(r.code, r.out).toBe(0);
+    return r.stdout.trim();
+  };
+  const edit = (file: string, f: (t: string) => string) => {
+    const p = join(dir, file);
+    const before = existsSync(p) ? readFileSync(p, "utf8") : "";
+    const after = f(before);
+    expect(after).not.toBe(before);
+    writeFileSync(p, after);
+  };
+  const commit = (name: string) => {
+    git("add", "-A", "-f");
+    git("commit", "-q", "-m", name);
+    ids.set(name, git("rev-parse", "HEAD"));
+  };
+  git("init", "-q", "-b", "main");
+  commit("base");
+  return { dir, ids, git, edit, commit };
+}
+
 describe("kspec log over merges", () => {
   // A small history with branches: a merge is compared with its first parent (what git log shows), and listed
   // only where it differs from every parent — a change made in the merge itself; what a side branch brought is
   // listed at the side branch's commit.
   let dir: string;
-  const ids = new Map<string, string>();
+  let ids: Map<string, string>;
   const VMX = "arch/x86/kvm/vmx/vmx.c";
   const MMIO = "\t\treturn MTRR_TYPE_UNCACHABLE << VMX_EPT_MT_EPTE_SHIFT;";
   beforeAll(() => {
-    dir = partialTree(treeDir("6.12"), VMX);
-    const git = (...args: string[]) => {
-      const r = sh("git", ["-C", dir, "-c", "user.name=T", "-c", "user.email=t@example.org", ...args]);
-      expect(r.code, r.out).toBe(0);
-      return r.stdout.trim();
-    };
-    const edit = (file: string, f: (t: string) => string) => {
-      const p = join(dir, file);
-      const before = existsSync(p) ? readFileSync(p, "utf8") : "";
-      const after = f(before);
-      expect(after).not.toBe(before);
-      writeFileSync(p, after);
-    };
-    const commit = (name: string) => {
-      git("add", "-A", "-f");
-      git("commit", "-q", "-m", name);
-      ids.set(name, git("rev-parse", "HEAD"));
-    };
-    git("init", "-q", "-b", "main");
-    commit("base");
+    const r = smallRepo();
+    const { git, edit, commit } = r;
+    ({ dir, ids } = r);
     git("checkout", "-q", "-b", "side");
     edit(VMX, (t) => t.replace(MMIO, MMIO.replace("UNCACHABLE", "WRBACK")));
     commit("side-wb");
@@ -294,6 +307,67 @@ describe("kspec log over merges", () => {
       .map((c) => byId.get(c.commit))
       .sort();
     expect(unchanged).toEqual(["main-unrelated", "side2-unrelated"]);
+  });
+});
+
+describe("kspec log carries the meaning over commits that change nothing it asked", () => {
+  // A commit that touches files the function's extraction read, but none of what it asked of them (another part
+  // of a header, a function beside it), is not read again; one that changes an answer — a definition of a macro
+  // it uses, even through a continuation line — is.
+  let dir: string;
+  let ids: Map<string, string>;
+  const VMX_H = "arch/x86/include/asm/vmx.h";
+  const IPAT = "#define VMX_EPT_IPAT_BIT    \t\t\t(1ull << 6)";
+  beforeAll(() => {
+    const r = smallRepo();
+    const { git, edit, commit } = r;
+    ({ dir, ids } = r);
+    edit(
+      "include/linux/list.h",
+      (t) => `${t}/* A note at the end of a header the function does not use. */\n`,
+    );
+    commit("other-header");
+    edit("arch/x86/kvm/vmx/vmx.c", (t) => `${t}/* A note after every function of vmx.c. */\n`);
+    commit("vmx-elsewhere");
+    edit(VMX_H, (t) =>
+      t.replace("#define VMX_EPT_MT_EPTE_SHIFT", "/* The type's shift. */\n#define VMX_EPT_MT_EPTE_SHIFT"),
+    );
+    commit("shifted-definitions");
+    edit(
+      "include/linux/kernel.h",
+      (t) => `${t}#undef VMX_EPT_IPAT_BIT\n#define VMX_EPT_IPAT_BIT (1ull << 5)\n`,
+    );
+    commit("redefined-elsewhere");
+    git("revert", "--no-edit", "HEAD");
+    ids.set("redefined-reverted", git("rev-parse", "HEAD"));
+    edit(VMX_H, (t) => t.replace(IPAT, "#define VMX_EPT_IPAT_BIT \\\n\t(1ull << 6)"));
+    commit("continued");
+    // Only the second line of the definition changes.
+    edit(VMX_H, (t) => t.replace("VMX_EPT_IPAT_BIT \\\n\t(1ull << 6)", "VMX_EPT_IPAT_BIT \\\n\t(1ull << 5)"));
+    commit("continuation-changed");
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("lists exactly the commits that change the meaning, reading only those that change an answer", () => {
+    const run = () =>
+      kspec(["log", "--kernel", dir, "--all", "--json", `${ids.get("base")}..HEAD`], {
+        env: { KSPEC_CACHE: "off" },
+      });
+    const r = JSON.parse(run().stdout) as { commits: { commit: string; change: string }[] };
+    const byId = new Map([...ids].map(([n, c]) => [c, n]));
+    const change = Object.fromEntries(r.commits.map((c) => [byId.get(c.commit), c.change]));
+    expect(change).toMatchObject({
+      "other-header": "unchanged",
+      "vmx-elsewhere": "unchanged",
+      "shifted-definitions": "unchanged",
+      continued: "unchanged",
+    });
+    for (const n of ["redefined-elsewhere", "redefined-reverted", "continuation-changed"])
+      expect(change[n], n).not.toBe("unchanged");
+    const text = kspec(["log", "--kernel", dir, `${ids.get("base")}..HEAD`], { env: { KSPEC_CACHE: "off" } });
+    // Read: the base, and the four commits that change an answer (a definition moved by the new comment line,
+    // the macro defined twice and then once again, the definition continued on a second line, then changed).
+    expect(text.stdout).toMatch(/\(7 commits; 6 states read, the base included\)/);
   });
 });
 
