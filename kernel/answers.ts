@@ -65,6 +65,9 @@ export function sameAnswers(
   for (const [p, questions] of uses) {
     if (questions.has(Q.link)) return false;
     if (!touched(p, p.endsWith("/") || questions.has(Q.list))) continue;
+    // Reached through a link in either tree: what the path depends on is not what git lists (Q.link).
+    const path = p.endsWith("/") ? p.slice(0, -1) : p;
+    if (path !== "" && (before.reachedThroughLink(path) || after.reachedThroughLink(path))) return false;
     for (const q of questions) {
       try {
         if (answer(before, p, q) !== answer(after, p, q)) return false;

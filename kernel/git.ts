@@ -261,6 +261,11 @@ export class GitSource extends SourceBase implements TreeSource {
   private readonly trees = new Map<string, TreeEntries | Entry>();
   private readonly entries = new Map<string, Entry & { oid?: string }>();
   private readonly raw = new Map<string, Buffer>();
+  /**
+   * Paths reached through a symlink (the path itself, or a directory on the way): every access is recorded as
+   * Q.link, whenever the lookup was made, since a list of changed paths names the link's target, not them.
+   */
+  private readonly linked = new Set<string>();
   private readonly idLen: number;
 
   constructor(
@@ -299,8 +304,16 @@ export class GitSource extends SourceBase implements TreeSource {
     return t;
   }
 
+  /** Is the path reached through a symlink (itself, or a directory on the way)? */
+  reachedThroughLink(rel: string): boolean {
+    this.lookup(rel, 0);
+    return this.linked.has(rel);
+  }
+
   entry(rel: string): Entry {
-    return this.lookup(rel, 0);
+    const e = this.lookup(rel, 0);
+    if (this.linked.has(rel)) use(rel, Q.link);
+    return e;
   }
 
   private lookup(rel: string, links: number): Entry & { oid?: string } {
@@ -310,6 +323,7 @@ export class GitSource extends SourceBase implements TreeSource {
     const parent = slash < 0 ? "" : rel.slice(0, slash);
     const name = rel.slice(slash + 1);
     const d = this.dir(parent);
+    if (this.linked.has(parent)) this.linked.add(rel);
     if (!(d instanceof Map)) e = d.kind === "outside" ? d : { kind: "missing" };
     else {
       const x = d.get(name);
@@ -317,7 +331,7 @@ export class GitSource extends SourceBase implements TreeSource {
       else if (x.mode === "40000" || x.mode === "040000")
         e = { kind: "dir", oid: x.oid } as Entry & { oid: string };
       else if (x.mode === "120000") {
-        use(rel, Q.link);
+        this.linked.add(rel);
         // A symlink: its target, relative to its directory, decides (as a checkout's realpath would).
         const target = blob(this.cat, x.oid, 4096)?.toString("utf8") ?? "";
         const joined = target.startsWith("/") ? target : posix.normalize(posix.join(parent, target));
@@ -339,6 +353,7 @@ export class GitSource extends SourceBase implements TreeSource {
 
   bytes(rel: string): Buffer | undefined {
     const e = this.lookup(rel, 0);
+    if (this.linked.has(rel)) use(rel, Q.link);
     if (e.kind !== "file" || !e.oid) return undefined;
     let b = this.raw.get(rel);
     if (!b) {

@@ -241,6 +241,8 @@ export interface TreeSource {
   readonly contentAddressed: boolean;
   /** Files about to be read, fetched together where one request per file would cost more (git). */
   readAhead?(rels: readonly string[]): void;
+  /** Is the path reached through a symlink (itself, or a directory on the way)? */
+  reachedThroughLink?(rel: string): boolean;
 }
 
 /** What every source keeps: texts decoded from bytes once, and directory walks. */
@@ -648,6 +650,11 @@ export class KernelTree {
     if (recorders.length) note(p);
     if (this.overlay.has(p)) return this.overlay.get(p) ?? undefined;
     return this.source.read(p);
+  }
+
+  /** Is the path reached through a symlink? A source that cannot tell is taken to say yes. */
+  reachedThroughLink(rel: string): boolean {
+    return this.source.reachedThroughLink?.(normalRel(rel)) ?? true;
   }
 
   /** Whether reading files together is cheaper than one by one (readAhead does something). */

@@ -3,7 +3,7 @@
 // the commits that change the meaning are listed, with their groups; --when narrows them; nothing is written
 // into the repository.
 
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { partialTree } from "../scripts/history.js";
@@ -368,6 +368,35 @@ describe("kspec log carries the meaning over commits that change nothing it aske
     // Read: the base, and the four commits that change an answer (a definition moved by the new comment line,
     // the macro defined twice and then once again, the definition continued on a second line, then changed).
     expect(text.stdout).toMatch(/\(7 commits; 6 states read, the base included\)/);
+  });
+});
+
+describe("kspec log through a symlink", () => {
+  // vmx.h reached through a symlink: a commit that changes only the link's target names the target, not the
+  // path the function's extraction read; it must be read again all the same.
+  it("lists a change made to the target of a symlinked header", () => {
+    const { dir, ids, git, edit, commit } = smallRepo();
+    try {
+      const asm = join(dir, "arch/x86/include/asm");
+      git("mv", "arch/x86/include/asm/vmx.h", "arch/x86/include/asm/vmx-real.h");
+      symlinkSync("vmx-real.h", join(asm, "vmx.h"));
+      commit("linked");
+      edit("arch/x86/include/asm/vmx-real.h", (t) =>
+        t.replace(/#define VMX_EPT_IPAT_BIT\s+\(1ull << 6\)/, "#define VMX_EPT_IPAT_BIT (1ull << 5)"),
+      );
+      commit("target-changed");
+      const r = kspecJson(["log", "--kernel", dir, "--json", `${ids.get("base")}..HEAD`], {
+        env: { KSPEC_CACHE: "off" },
+      });
+      expect(r.code).toBe(0);
+      const listed = (r.json.commits as { commit: string; change: string }[]).map((c) => [
+        c.commit === ids.get("target-changed") ? "target-changed" : c.commit,
+        c.change,
+      ]);
+      expect(listed).toEqual([["target-changed", "changed"]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
