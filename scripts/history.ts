@@ -5,7 +5,7 @@
 // The tests of `kspec log` assert on it; `npm run bench` times `kspec log` and `git log -L` on it.
 
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Preprocessor } from "../kernel/cpp.js";
@@ -58,10 +58,9 @@ export function partialTree(
   return dest;
 }
 
-/** The history, in a new temporary repository made from the Debian 6.12 tree at `treeDir612`. */
-export function buildHistory(treeDir612: string): History {
-  const dir = partialTree(treeDir612, VMX);
-  const git = (...args: string[]) => {
+/** git in a repository, with a fixed identity and date (the same history, the same commit ids). */
+function gitIn(dir: string): (...args: string[]) => string {
+  return (...args: string[]) => {
     const p = spawnSync("git", ["-C", dir, ...args], {
       encoding: "utf8",
       env: {
@@ -79,6 +78,12 @@ export function buildHistory(treeDir612: string): History {
     if (p.status !== 0) throw new Error(`git ${args.join(" ")}: ${p.stdout}${p.stderr}`);
     return p.stdout.trim();
   };
+}
+
+/** The history, in a new temporary repository made from the Debian 6.12 tree at `treeDir612`. */
+export function buildHistory(treeDir612: string): History {
+  const dir = partialTree(treeDir612, VMX);
+  const git = gitIn(dir);
   const commits = new Map<string, string>();
   const commit = (name: string, subject: string) => {
     git("add", "-A");
@@ -171,4 +176,20 @@ export function buildHistory(treeDir612: string): History {
       "helper-revert",
     ],
   };
+}
+
+/**
+ * `count` more commits on top of a history, in the shape most of a real one has: each edits a header of the
+ * function's include closure (a comment at its end), every sixth one vmx.c after its last function — files the
+ * function reads, in changes that leave what it computes alone.
+ */
+export function extendHistory(h: History, count: number): void {
+  const git = gitIn(h.dir);
+  const headers = new Preprocessor(new KernelTree(h.dir), VMX).includeClosure().filter((f) => f !== VMX);
+  for (let i = 0; i < count; i++) {
+    const file = i % 6 === 0 ? VMX : headers[(i * 7919) % headers.length];
+    appendFileSync(join(h.dir, file), `/* A change (${i}) beside what the function uses. */\n`);
+    git("commit", "-q", "-a", "-m", `Change ${i} to ${file}`);
+    h.commits.set(`extra-${i}`, git("rev-parse", "HEAD"));
+  }
 }
