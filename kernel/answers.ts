@@ -53,22 +53,13 @@ export function sameAnswers(
   uses: Uses,
   changed: readonly string[],
 ): boolean {
-  const set = new Set(changed);
-  const touched = (p: string, listing: boolean): boolean => {
-    const path = p.endsWith("/") ? p.slice(0, -1) : p;
-    for (let q = path; ; q = q.slice(0, q.lastIndexOf("/"))) {
-      if (set.has(q)) return true;
-      if (!q.includes("/")) break;
-    }
-    return listing && changed.some((c) => path === "" || c.startsWith(`${path}/`));
-  };
-  for (const [p, questions] of uses) {
-    if (questions.has(Q.link)) return false;
-    if (!touched(p, p.endsWith("/") || questions.has(Q.list))) continue;
+  const index = indexOf(uses);
+  if (index.linked) return false;
+  for (const p of affected(index, changed)) {
     // Reached through a link in either tree: what the path depends on is not what git lists (Q.link).
     const path = p.endsWith("/") ? p.slice(0, -1) : p;
     if (path !== "" && (before.reachedThroughLink(path) || after.reachedThroughLink(path))) return false;
-    for (const q of questions) {
+    for (const q of uses.get(p)!) {
       try {
         if (answer(before, p, q) !== answer(after, p, q)) return false;
       } catch (e) {
@@ -78,4 +69,53 @@ export function sameAnswers(
     }
   }
   return true;
+}
+
+/** The paths of a record, sorted (those under a directory are a range), and whether any was reached by a link. */
+interface UsesIndex {
+  sorted: string[];
+  uses: Uses;
+  linked: boolean;
+}
+
+const indexes = new WeakMap<Uses, UsesIndex>();
+
+function indexOf(uses: Uses): UsesIndex {
+  let ix = indexes.get(uses);
+  if (!ix) {
+    const linked = [...uses.values()].some((q) => q.has(Q.link));
+    indexes.set(uses, (ix = { sorted: [...uses.keys()].sort(), uses, linked }));
+  }
+  return ix;
+}
+
+/**
+ * The recorded paths a commit's changed paths may affect: each changed path itself; every path under it (a
+ * directory replaced by a file or a link takes its probed paths along); and each directory above it whose
+ * listing was recorded ("dir/" or a "list" question).
+ */
+function affected(ix: UsesIndex, changed: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const c of changed) {
+    if (ix.uses.has(c)) out.add(c);
+    const prefix = `${c}/`;
+    for (let i = lowerBound(ix.sorted, prefix); i < ix.sorted.length && ix.sorted[i].startsWith(prefix); i++)
+      out.add(ix.sorted[i]);
+    for (let d = c; d !== "";) {
+      d = d.includes("/") ? d.slice(0, d.lastIndexOf("/")) : "";
+      if (ix.uses.has(`${d}/`)) out.add(`${d}/`);
+      if (ix.uses.get(d)?.has(Q.list)) out.add(d);
+    }
+  }
+  return out;
+}
+
+function lowerBound(xs: readonly string[], x: string): number {
+  let [lo, hi] = [0, xs.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
