@@ -25,8 +25,9 @@ export const logCmd: Command = {
 REVISION-RANGE: as git takes it (v6.1..v6.12, HEAD~50.., a single commit for its history); default HEAD.
 Each commit after which the function's decision table changed is listed with the rows that changed, grouped as
 kspec diff groups them; a commit after which it cannot be read (or can be again) is listed with the problem.
-A commit is read again only when it changes a file the function's reading used: its own file, the headers its
-macros come from, the helpers it inlines, the directories searched for it.
+A commit is read again only when it changes, in a file the function's reading used (its own file, the headers
+of its include closure, the directories searched for it), something that reading asked: the #include lines, the
+definitions of a macro or helper it used, the function's own definition. Edits elsewhere carry the meaning over.
 --when CONDITION: only changes for those inputs, e.g. "noncoherentDma cr0Cd !quirkCdNwCleared guestMtrr=WC".
 --all: list every commit, those that leave the meaning unchanged too.
 --json: { "function": {name, file}, "commits": [ { "commit", "subject", "change": "changed" | "unverifiable" |
