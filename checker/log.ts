@@ -10,9 +10,9 @@
 import type { DiffGroup } from "../spec/compare.js";
 import type { Env } from "../spec/evaluate.js";
 import type { CLoc, Problem } from "../kernel/problems.js";
-import { sameAnswers } from "../kernel/answers.js";
-import { changedPaths, gitDirOf, history, openCommit, touchesAny, type CommitInfo } from "../kernel/git.js";
-import { Q, type Uses } from "../kernel/tree.js";
+import { linked, sameAnswers } from "../kernel/answers.js";
+import { changedPaths, gitDirOf, history, openCommit, type CommitInfo } from "../kernel/git.js";
+import { RecordedPaths, type Uses } from "../kernel/tree.js";
 import { extractionDiff } from "./diff.js";
 import { DEFAULT_FUNCTION, extractWithDeps, type Extraction, type FunctionInfo } from "./extract.js";
 
@@ -84,17 +84,17 @@ export function semanticLog(dir: string, range: readonly string[], o: LogOptions
     openCommit(gitDir, commit, `${dir}@${commit.slice(0, 12)}`, inRange.get(commit)?.tree);
   // What each commit changes against its first parent: one walk by git, whatever the number of extractions.
   const changed = changedPaths(gitDir, range);
-  const depSets = new WeakMap<State, Set<string>>();
+  const depIndexes = new WeakMap<State, RecordedPaths>();
   const touches = (c: CommitInfo, s: State): boolean => {
-    let deps = depSets.get(s);
-    if (!deps) depSets.set(s, (deps = new Set(s.deps.map((p) => (p.endsWith("/") ? p.slice(0, -1) : p)))));
     // A commit git did not list has unknown changes: it is read again, never assumed unchanged.
     const paths = changed.get(c.commit);
     if (paths === undefined) return true;
     // A path reached through a symlink depends on the link's target, which git names by its own path: any
     // change at all is read again.
-    if (s.uses && [...s.uses.values()].some((q) => q.has(Q.link))) return paths.length > 0;
-    return touchesAny(paths, deps);
+    if (s.uses && linked(s.uses)) return paths.length > 0;
+    let deps = depIndexes.get(s);
+    if (!deps) depIndexes.set(s, (deps = new RecordedPaths(s.deps)));
+    return deps.affectedBy(paths).size > 0;
   };
   // A commit that changes files the extraction read, but none of what it asked of them (another part of a
   // header, a function beside it): the meaning is carried over, as reading it again would find it.

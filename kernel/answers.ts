@@ -5,7 +5,7 @@
 
 import { mayDefine, quickIncludes, scanDirectives } from "./cpp.js";
 import { definitionsIn } from "./locate.js";
-import { Q, type KernelTree, type Uses } from "./tree.js";
+import { Q, RecordedPaths, type KernelTree, type Uses } from "./tree.js";
 
 /** A tree's answer to one question about one path, as a string to compare. */
 export function answer(tree: KernelTree, path: string, question: string): string {
@@ -53,9 +53,8 @@ export function sameAnswers(
   uses: Uses,
   changed: readonly string[],
 ): boolean {
-  const index = indexOf(uses);
-  if (index.linked) return false;
-  for (const p of affected(index, changed)) {
+  if (linked(uses)) return false;
+  for (const p of recorded(uses).affectedBy(changed)) {
     // Reached through a link in either tree: what the path depends on is not what git lists (Q.link).
     const path = p.endsWith("/") ? p.slice(0, -1) : p;
     if (path !== "" && (before.reachedThroughLink(path) || after.reachedThroughLink(path))) return false;
@@ -71,51 +70,16 @@ export function sameAnswers(
   return true;
 }
 
-/** The paths of a record, sorted (those under a directory are a range), and whether any was reached by a link. */
-interface UsesIndex {
-  sorted: string[];
-  uses: Uses;
-  linked: boolean;
+const indexes = new WeakMap<Uses, RecordedPaths>();
+
+function recorded(uses: Uses): RecordedPaths {
+  let r = indexes.get(uses);
+  if (!r) indexes.set(uses, (r = new RecordedPaths(uses.keys())));
+  return r;
 }
 
-const indexes = new WeakMap<Uses, UsesIndex>();
-
-function indexOf(uses: Uses): UsesIndex {
-  let ix = indexes.get(uses);
-  if (!ix) {
-    const linked = [...uses.values()].some((q) => q.has(Q.link));
-    indexes.set(uses, (ix = { sorted: [...uses.keys()].sort(), uses, linked }));
-  }
-  return ix;
-}
-
-/**
- * The recorded paths a commit's changed paths may affect: each changed path itself; every path under it (a
- * directory replaced by a file or a link takes its probed paths along); and each directory above it whose
- * listing was recorded ("dir/" or a "list" question).
- */
-function affected(ix: UsesIndex, changed: readonly string[]): Set<string> {
-  const out = new Set<string>();
-  for (const c of changed) {
-    if (ix.uses.has(c)) out.add(c);
-    const prefix = `${c}/`;
-    for (let i = lowerBound(ix.sorted, prefix); i < ix.sorted.length && ix.sorted[i].startsWith(prefix); i++)
-      out.add(ix.sorted[i]);
-    for (let d = c; d !== "";) {
-      d = d.includes("/") ? d.slice(0, d.lastIndexOf("/")) : "";
-      if (ix.uses.has(`${d}/`)) out.add(`${d}/`);
-      if (ix.uses.get(d)?.has(Q.list)) out.add(d);
-    }
-  }
-  return out;
-}
-
-function lowerBound(xs: readonly string[], x: string): number {
-  let [lo, hi] = [0, xs.length];
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (xs[mid] < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+/** Was any path of the record reached through a symlink? */
+export function linked(uses: Uses): boolean {
+  for (const q of uses.values()) if (q.has(Q.link)) return true;
+  return false;
 }

@@ -281,11 +281,7 @@ export class Preprocessor {
     // The closure depends on each file's #include lines alone (and on which probed paths exist): a patch that
     // changes code, not includes, keeps it.
     this.memo ??= asking(() =>
-      this.tree.shared(
-        `closure\0${this.rootFile}`,
-        () => this.computeClosure(),
-        (bytes) => (bytes === null ? null : includesFingerprint(bytes)),
-      ),
+      this.tree.shared(`closure\0${this.rootFile}`, () => this.computeClosure(), includesFingerprint),
     );
     useAll(this.memo, this.memo.deps, Q.closure);
     return this.memo;

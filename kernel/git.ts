@@ -409,7 +409,10 @@ export class GitSource extends SourceBase implements TreeSource {
   signature(rel: string): string {
     if (rel === "") return this.treeOid;
     const e = this.lookup(rel, 0);
-    return e.oid ?? (e.kind === "outside" ? `outside:${e.target}` : "-");
+    const sig = e.oid ?? (e.kind === "outside" ? `outside:${e.target}` : "-");
+    // The same objects reached through a link are not the same reading: what the path depends on includes the
+    // link, which a kept result must have recorded (Q.link).
+    return this.linked.has(rel) ? `${sig}@link` : sig;
   }
 }
 
@@ -493,23 +496,6 @@ export function changedPaths(gitDir: string, range: readonly string[]): Map<stri
       paths.push(paths.length ? token : token.replace(/^\n/, ""));
   }
   return changed;
-}
-
-/**
- * Whether any of `changed` is one of `deps` (files, probed paths, or "dir/" for a directory listed) or lies
- * under one: as git's literal pathspecs match.
- */
-export function touchesAny(changed: readonly string[], deps: ReadonlySet<string>): boolean {
-  for (let p of changed) {
-    for (;;) {
-      if (deps.has(p)) return true;
-      const slash = p.lastIndexOf("/");
-      if (slash < 0) break;
-      p = p.slice(0, slash);
-    }
-    if (deps.has("")) return true;
-  }
-  return false;
 }
 
 /** The tree of one commit, read from git objects (its tree id when the caller has it already). */

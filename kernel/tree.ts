@@ -98,6 +98,22 @@ export class PerText<T> {
 /** What a value kept with shared() depends on in one file: its bytes, or a part of them. */
 type Fingerprint = string | Buffer | null;
 
+/**
+ * What a value kept with shared() sees of a path: a file's fingerprint, or else what is there instead — nothing,
+ * a directory, a file over the size limit, a link out of the tree are different things to the value (the last two
+ * are reported where they are included).
+ */
+function seen(
+  bytes: Buffer | undefined,
+  entry: () => Entry,
+  fingerprint: (b: Buffer) => Fingerprint,
+): Fingerprint {
+  if (bytes) return fingerprint(bytes);
+  const e = entry();
+  if (e.kind === "outside") return `\0outside\0${e.target}\0${e.via}`;
+  return e.kind === "too-large" ? `\0too-large\0${e.size}` : `\0${e.kind}`;
+}
+
 function same(a: Fingerprint, b: Fingerprint): boolean {
   return a === b || (a instanceof Buffer && b instanceof Buffer && a.equals(b));
 }
@@ -203,6 +219,48 @@ export function useAll(answer: object, paths: Iterable<string>, question: string
     g.add(answer);
     for (const p of paths) addUse(r, p, question);
   }
+}
+
+/**
+ * Recorded paths (recordReads', or recordUses' keys), to find those a commit's changed paths (git's list: files,
+ * never directories) may affect, as git's pathspecs match and more: a changed path itself; every recorded path
+ * under it (a directory replaced by a file or a link takes along what was read or probed in it, and git lists the
+ * link alone); and each recorded path above it (a directory listed, "dir/"; a path that was a file or nothing
+ * and is a directory now).
+ */
+export class RecordedPaths {
+  private readonly sorted: string[];
+  private readonly set: ReadonlySet<string>;
+
+  constructor(paths: Iterable<string>) {
+    this.set = new Set(paths);
+    this.sorted = [...this.set].sort();
+  }
+
+  affectedBy(changed: readonly string[]): Set<string> {
+    const out = new Set<string>();
+    for (const c of changed) {
+      if (this.set.has(c)) out.add(c);
+      const under = `${c}/`;
+      for (let i = lowerBound(this.sorted, under); this.sorted[i]?.startsWith(under); i++)
+        out.add(this.sorted[i]);
+      for (let d = c; d !== "";) {
+        d = d.includes("/") ? d.slice(0, d.lastIndexOf("/")) : "";
+        for (const p of [d, `${d}/`]) if (this.set.has(p)) out.add(p);
+      }
+    }
+    return out;
+  }
+}
+
+function lowerBound(xs: readonly string[], x: string): number {
+  let [lo, hi] = [0, xs.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** `f`'s result with the paths it read, probed or listed (directories end in "/"). */
@@ -575,10 +633,10 @@ export class KernelTree {
   shared<T>(
     key: string,
     compute: () => { value: T; deps: ReadonlySet<string> },
-    fingerprint: (bytes: Buffer | null) => Fingerprint = (b) => b,
+    fingerprint: (bytes: Buffer) => Fingerprint = (b) => b,
   ): T {
     const entries = this.source.shared.get(key) ?? [];
-    const now = (p: string) => fingerprint(this.bytes(p) ?? null);
+    const now = (p: string) => seen(this.bytes(p), () => this.entry(p), fingerprint);
     // Content-addressed sources (the commits of a repository) share entries: every dependency is compared.
     const all = this.source.contentAddressed;
     const valid = (e: Shared) => {
@@ -598,7 +656,7 @@ export class KernelTree {
     const overlaid = new Map<string, Fingerprint>();
     for (const p of all ? deps : this.overlay.keys()) if (all || deps.has(p)) overlaid.set(p, now(p));
     const source = this.source;
-    const disk = (p: string) => fingerprint(source.bytes(p) ?? null);
+    const disk = (p: string) => seen(source.bytes(p), () => source.entry(p), fingerprint);
     entries.unshift({ value, deps, overlaid, disk });
     if (entries.length > 4) entries.pop();
     this.source.shared.set(key, entries);

@@ -3,7 +3,16 @@
 // the commits that change the meaning are listed, with their groups; --when narrows them; nothing is written
 // into the repository.
 
-import { existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { partialTree } from "../scripts/history.js";
@@ -396,6 +405,84 @@ describe("kspec log through a symlink", () => {
       expect(listed).toEqual([["target-changed", "changed"]]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("kspec log and the paths git names", () => {
+  // vmx.c's MMIO type comes from <linux/kspec.h>, found in include/linux (arch/x86/include/linux, searched first,
+  // does not exist). A commit may change what that include resolves to while git lists none of the paths read.
+  const VMX = "arch/x86/kvm/vmx/vmx.c";
+  const MMIO = "\t\treturn MTRR_TYPE_UNCACHABLE << VMX_EPT_MT_EPTE_SHIFT;";
+  const withKspecHeader = () => {
+    const r = smallRepo();
+    mkdirSync(join(r.dir, "include/linux"), { recursive: true });
+    r.edit("include/linux/kspec.h", () => "#define KSPEC_MMIO_TYPE 0\n");
+    r.edit(VMX, (t) =>
+      t
+        .replace("#include <linux/highmem.h>\n", "#include <linux/highmem.h>\n#include <linux/kspec.h>\n")
+        .replace(MMIO, "\t\treturn KSPEC_MMIO_TYPE << VMX_EPT_MT_EPTE_SHIFT;"),
+    );
+    r.commit("kspec-header");
+    mkdirSync(join(r.dir, "kspec-alt"));
+    return r;
+  };
+  const listed = (dir: string, range: string, env: NodeJS.ProcessEnv = { KSPEC_CACHE: "off" }) => {
+    const r = kspecJson(["log", "--kernel", dir, "--json", range], { env });
+    expect(r.code).toBe(0);
+    return r.json.commits as { commit: string; change: string; changes: { after: { type: string } }[] }[];
+  };
+
+  it("a directory made a symlink: the probed paths under it are read again", () => {
+    const { dir, ids, edit, commit } = withKspecHeader();
+    try {
+      edit("kspec-alt/kspec.h", () => "#define KSPEC_MMIO_TYPE 6\n");
+      commit("alternative-header");
+      symlinkSync("../../../kspec-alt", join(dir, "arch/x86/include/linux"));
+      commit("linked-directory");
+      const c = listed(dir, `${ids.get("kspec-header")}..HEAD`);
+      expect(c.map((x) => [x.commit, x.change, x.changes[0]?.after.type])).toEqual([
+        [ids.get("linked-directory"), "changed", "WB"],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a probed path that becomes a link out of the tree is refused in that commit, not carried over", () => {
+    const { dir, ids, commit } = smallRepo();
+    try {
+      mkdirSync(join(dir, "arch/x86/include/linux"));
+      symlinkSync("/etc/hostname", join(dir, "arch/x86/include/linux/highmem.h"));
+      commit("outside-link");
+      const c = listed(dir, `${ids.get("base")}..HEAD`);
+      expect(c.map((x) => [x.commit, x.change])).toEqual([[ids.get("outside-link"), "unverifiable"]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("an extraction kept in the cache from a tree without the link is not taken for one with it", () => {
+    const { dir, ids, edit, commit } = withKspecHeader();
+    const cache = mkdtempSync(join(tmpdir(), "kspec-cache-"));
+    try {
+      edit("kspec-alt/README", () => "no header here yet\n");
+      symlinkSync("../../../kspec-alt", join(dir, "arch/x86/include/linux"));
+      commit("linked-directory");
+      edit("kspec-alt/kspec.h", () => "#define KSPEC_MMIO_TYPE 6\n");
+      commit("header-in-link-target");
+      // The unlinked commit's extraction is kept first; its objects are those of the linked one.
+      expect(
+        kspec(["extract", "--kernel", `${dir}@${ids.get("kspec-header")}`], { env: { KSPEC_CACHE: cache } })
+          .code,
+      ).toBe(0);
+      const c = listed(dir, `${ids.get("linked-directory")}..HEAD`, { KSPEC_CACHE: cache });
+      expect(c.map((x) => [x.commit, x.change, x.changes[0]?.after.type])).toEqual([
+        [ids.get("header-in-link-target"), "changed", "WB"],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(cache, { recursive: true, force: true });
     }
   });
 });
