@@ -167,6 +167,7 @@ class CatFile {
         this.buf = this.buf.subarray(n);
         left -= n;
       }
+      oversized.set(oid, size);
       return undefined;
     }
     const body = this.bytes(size);
@@ -174,6 +175,9 @@ class CatFile {
     return body;
   }
 }
+
+/** The sizes of objects not read for being over a limit, by id (what a too-large problem reports). */
+const oversized = new Map<string, number>();
 
 /** Requests written at once: a request line is at most ~75 bytes, a pipe holds 64 KiB. */
 const BATCH = 256;
@@ -359,7 +363,7 @@ export class GitSource extends SourceBase implements TreeSource {
     if (!b) {
       b = blob(this.cat, e.oid, MAX_TREE_FILE);
       if (!b) {
-        this.entries.set(rel, { kind: "too-large", size: MAX_TREE_FILE + 1 });
+        this.entries.set(rel, { kind: "too-large", size: oversized.get(e.oid) ?? MAX_TREE_FILE + 1 });
         return undefined;
       }
       this.raw.set(rel, b);

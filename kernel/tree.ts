@@ -448,7 +448,8 @@ class DiskSource extends SourceBase implements TreeSource {
           : undefined;
         b = readFileBounded(this.abs(rel), MAX_TREE_FILE, undefined, seen);
       } catch (e) {
-        if (e instanceof TooLarge) this.entries.set(rel, { kind: "too-large", size: MAX_TREE_FILE + 1 });
+        if (e instanceof TooLarge)
+          this.entries.set(rel, { kind: "too-large", size: e.size ?? MAX_TREE_FILE + 1 });
         return undefined;
       }
       this.raw.set(rel, b);

@@ -24,6 +24,8 @@ export class TooLarge extends InputError {
   constructor(
     readonly what: string,
     readonly limit: number,
+    /** The size, where it is known (a file's, from its stat); a stream is only known to be over the limit. */
+    readonly size?: number,
   ) {
     super(`${what}: larger than the ${formatBytes(limit)} limit`);
   }
@@ -93,7 +95,7 @@ export function readFileBounded(
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new InputError(`cannot read ${what}: not a regular file`);
-    if (st.size > limit) throw new TooLarge(what, limit);
+    if (st.size > limit) throw new TooLarge(what, limit, st.size);
     seen?.(st);
     return readFileSync(fd);
   } catch (e) {
