@@ -123,7 +123,12 @@ function watched(tree: KernelTree, paths: Iterable<string>): string[] {
       continue;
     }
     let q = p;
-    while (q !== "" && tree.diskEntry(q).kind === "missing") q = q.slice(0, Math.max(0, q.lastIndexOf("/")));
+    // A dangling symlink is watched itself: creating its target changes it, not its directory.
+    while (q !== "") {
+      const e = tree.diskEntry(q);
+      if (e.kind !== "missing" || e.link) break;
+      q = q.slice(0, Math.max(0, q.lastIndexOf("/")));
+    }
     deps.add(q === p ? p : `${q}/`);
   }
   return [...deps];

@@ -154,7 +154,7 @@ type QuickIncludes = { path: string; quoted: boolean; index: number }[];
 /** Kept with the file's bytes (the same Buffer in every state of a tree that has not changed the file). */
 const quickScans = new WeakMap<Buffer, QuickIncludes>();
 const fullScans = new PerText<Scan>();
-/** Per header, the definitions of each name looked up so far. */
+/** Per header's bytes, the definitions of each name looked up so far, by path and name. */
 const definesByName = new WeakMap<Buffer, Map<string, MacroDef[]>>();
 
 const SPACE = (c: number) => c === 32 || c === 9;
@@ -409,10 +409,12 @@ export class Preprocessor {
     for (const [f, bytes] of this.closureBytes()) {
       let names = definesByName.get(bytes);
       if (!names) definesByName.set(bytes, (names = new Map()));
-      let defs = names.get(name);
+      // By path too: the same bytes at another path (a renamed header, a copy) define at that path.
+      const key = `${f}\0${name}`;
+      let defs = names.get(key);
       if (!defs) {
         defs = mayDefine(bytes, name) ? this.scan(f).defines.filter((d) => d.name === name) : [];
-        names.set(name, defs);
+        names.set(key, defs);
       }
       for (const d of defs) {
         const key = `${d.params ? `(${d.params.join(",")})` : ""}${d.body.replace(/\s+/g, " ")}`;

@@ -148,17 +148,27 @@ class CatFile {
    */
   contentsOf(oids: readonly string[], limit = Infinity): (Buffer | undefined)[] {
     const out: (Buffer | undefined)[] = [];
+    let missing: string | undefined;
     for (let i = 0; i < oids.length; i += BATCH) {
       const batch = oids.slice(i, i + BATCH);
       writeSync(this.w, batch.map((o) => `contents ${o}\n`).join(""));
-      for (const oid of batch) out.push(this.answer(oid, limit));
+      // Every answer of the batch is read, a missing object's too, so that the next request reads its own.
+      for (const oid of batch) {
+        const a = this.answer(oid, limit);
+        if (a === MISSING) missing ??= oid;
+        out.push(a === MISSING ? undefined : a);
+      }
     }
+    if (missing) throw new InputError(`git cat-file: no object ${missing}`);
     return out;
   }
 
-  private answer(oid: string, limit: number): Buffer | undefined {
-    const m = /^([0-9a-f]{40,64}) (\w+) (\d+)$/.exec(this.line());
-    if (!m) throw new InputError(`git cat-file: no object ${oid}`);
+  private answer(oid: string, limit: number): Buffer | undefined | typeof MISSING {
+    const head = this.line();
+    if (head.endsWith(" missing")) return MISSING;
+    const m = /^([0-9a-f]{40,64}) (\w+) (\d+)$/.exec(head);
+    // Anything else means the answers are no longer in step with the requests: nothing more can be trusted.
+    if (!m) throw new InputError(`git cat-file: unexpected answer for ${oid}: ${head.slice(0, 80)}`);
     const size = Number(m[3]);
     if (size > limit) {
       for (let left = size + 1; left > 0;) {
@@ -179,6 +189,9 @@ class CatFile {
 /** The sizes of objects not read for being over a limit, by id (what a too-large problem reports). */
 const oversized = new Map<string, number>();
 
+/** cat-file's answer for an object the repository does not have. */
+const MISSING = Symbol("missing");
+
 /** Requests written at once: a request line is at most ~75 bytes, a pipe holds 64 KiB. */
 const BATCH = 256;
 
@@ -189,33 +202,38 @@ const catFiles = new Map<string, CatFile>();
  * for the same blob lets everything kept with a file's bytes (its #include lines, its macros) carry over.
  * Bounded by size; the oldest go first.
  */
-const blobs = new Map<string, Buffer | null>();
+const blobs = new Map<string, Buffer>();
 const trees = new Map<string, TreeEntries>();
 let blobBytes = 0;
 const MAX_BLOB_BYTES = 512 << 20;
 
+/**
+ * A blob's bytes, or undefined when it is over `limit` (its size kept in `oversized`): what was too large for
+ * one limit (a symlink's target, 4 KiB) may still be read under another (a file's, 16 MiB).
+ */
 function blob(cat: CatFile, oid: string, limit: number): Buffer | undefined {
   const hit = blobs.get(oid);
-  if (hit !== undefined) return hit ?? undefined;
+  if (hit) return hit.length <= limit ? hit : undefined;
+  if ((oversized.get(oid) ?? -1) > limit) return undefined;
   const b = cat.contents(oid, limit);
-  keep(oid, b);
+  if (b) keep(oid, b);
   return b;
 }
 
-/** Reads into the blob cache those of `oids` it does not hold, in batches. */
+/** Reads into the blob cache those of `oids` it does not hold (and may read under `limit`), in batches. */
 function fetchBlobs(cat: CatFile, oids: readonly string[], limit: number): void {
-  const wanted = [...new Set(oids.filter((o) => !blobs.has(o)))];
+  const wanted = [...new Set(oids.filter((o) => !blobs.has(o) && !((oversized.get(o) ?? -1) > limit)))];
   const got = cat.contentsOf(wanted, limit);
-  wanted.forEach((oid, i) => keep(oid, got[i]));
+  wanted.forEach((oid, i) => got[i] && keep(oid, got[i]));
 }
 
-function keep(oid: string, b: Buffer | undefined): void {
-  blobs.set(oid, b ?? null);
-  blobBytes += b?.length ?? 0;
+function keep(oid: string, b: Buffer): void {
+  blobs.set(oid, b);
+  blobBytes += b.length;
   while (blobBytes > MAX_BLOB_BYTES) {
     const [k, v] = blobs.entries().next().value!;
     blobs.delete(k);
-    blobBytes -= v?.length ?? 0;
+    blobBytes -= v.length;
   }
 }
 
@@ -337,9 +355,11 @@ export class GitSource extends SourceBase implements TreeSource {
       else if (x.mode === "120000") {
         this.linked.add(rel);
         // A symlink: its target, relative to its directory, decides (as a checkout's realpath would).
-        const target = blob(this.cat, x.oid, 4096)?.toString("utf8") ?? "";
-        const joined = target.startsWith("/") ? target : posix.normalize(posix.join(parent, target));
-        if (target.startsWith("/") || joined === ".." || joined.startsWith("../"))
+        // A target longer than a path can be (PATH_MAX) makes a link the kernel cannot follow: nothing is there.
+        const target = blob(this.cat, x.oid, 4096)?.toString("utf8");
+        const joined = target === undefined ? "" : posix.normalize(posix.join(parent, target));
+        if (target === undefined || target === "") e = { kind: "missing" };
+        else if (target.startsWith("/") || joined === ".." || joined.startsWith("../"))
           e = { kind: "outside", target, via: rel };
         else if (links >= MAX_LINKS) e = { kind: "missing" };
         else {
@@ -363,7 +383,9 @@ export class GitSource extends SourceBase implements TreeSource {
     if (!b) {
       b = blob(this.cat, e.oid, MAX_TREE_FILE);
       if (!b) {
-        this.entries.set(rel, { kind: "too-large", size: oversized.get(e.oid) ?? MAX_TREE_FILE + 1 });
+        // The blob's id stays with the entry: a file over the limit is not nothing (signature()).
+        const big = { kind: "too-large", size: oversized.get(e.oid) ?? MAX_TREE_FILE + 1, oid: e.oid };
+        this.entries.set(rel, big as Entry & { oid: string });
         return undefined;
       }
       this.raw.set(rel, b);
@@ -413,7 +435,7 @@ export class GitSource extends SourceBase implements TreeSource {
   signature(rel: string): string {
     if (rel === "") return this.treeOid;
     const e = this.lookup(rel, 0);
-    const sig = e.oid ?? (e.kind === "outside" ? `outside:${e.target}` : "-");
+    const sig = e.oid ?? (e.kind === "outside" ? `outside:${e.via}>${e.target}` : "-");
     // The same objects reached through a link are not the same reading: what the path depends on includes the
     // link, which a kept result must have recorded (Q.link).
     return this.linked.has(rel) ? `${sig}@link` : sig;
@@ -481,7 +503,7 @@ export function history(gitDir: string, range: readonly string[]): CommitInfo[] 
 export function changedPaths(gitDir: string, range: readonly string[]): Map<string, string[]> {
   const out = git(gitDir, [
     "log",
-    "--format=%x01%H",
+    "--format=%x00%x01%H",
     "--name-only",
     "-z",
     "--no-renames",
@@ -492,12 +514,15 @@ export function changedPaths(gitDir: string, range: readonly string[]): Map<stri
   ]);
   const changed = new Map<string, string[]>();
   let paths: string[] | undefined;
-  // Each commit is \x01<id>\0, then \n before the first path of its list, then path\0 for each.
-  for (const token of out.split("\0")) {
-    const head = /^\n?\x01([0-9a-f]{40,64})$/.exec(token);
-    if (head) changed.set(head[1], (paths = []));
-    else if (paths && token !== "" && token !== "\n")
-      paths.push(paths.length ? token : token.replace(/^\n/, ""));
+  // Each commit is \0\x01<id>\0, then \n before the first path of its list, then path\0 for each. A path is never
+  // empty, so an empty field followed by \x01<id> is a commit, whatever a file may be called.
+  const fields = out.split("\0");
+  for (let i = 0; i < fields.length; i++) {
+    const head = fields[i] === "" ? /^\x01([0-9a-f]{40,64})$/.exec(fields[i + 1] ?? "") : null;
+    if (head) {
+      changed.set(head[1], (paths = []));
+      i++;
+    } else if (paths && fields[i] !== "") paths.push(paths.length ? fields[i] : fields[i].replace(/^\n/, ""));
   }
   return changed;
 }

@@ -46,7 +46,8 @@ export const MAX_TREE_FILE = 16 << 20;
 export type Entry =
   | { kind: "file" }
   | { kind: "dir" }
-  | { kind: "missing" }
+  /** `link`: a symlink is there, whose target is not (what creates the target changes the link's signature). */
+  | { kind: "missing"; link?: true }
   /** `via`: the symlink (the path itself or a directory on the way) whose real path is `target`. */
   | { kind: "outside"; target: string; via: string }
   | { kind: "too-large"; size: number };
@@ -353,7 +354,10 @@ class DiskSource extends SourceBase implements TreeSource {
   private readonly raw = new Map<string, Buffer>();
   /** Paths whose directory entry is a regular file (not a symlink): their signature can be taken as they are read. */
   private readonly regular = new Set<string>();
-  /** Signatures taken from the descriptor each file was read through, before the read. */
+  /**
+   * Signatures taken as the run reads: a file's from the descriptor it was read through, a directory's before it
+   * is listed, a symlink's before it is followed. A kept result records what was read, never a later state.
+   */
   private readonly readSignatures = new Map<string, string>();
   /** Values shared by the states of this tree (KernelTree.shared), a few per key. */
   readonly shared = new Map<string, Shared[]>();
@@ -385,6 +389,8 @@ class DiskSource extends SourceBase implements TreeSource {
         return e;
       }
     }
+    // Taken before the listing: a file created while the run reads changes the directory after it.
+    this.readSignatures.set(rel, this.signature(rel));
     try {
       l = new Map(readdirSync(this.abs(rel), { withFileTypes: true }).map((d) => [d.name, d]));
     } catch {
@@ -405,6 +411,8 @@ class DiskSource extends SourceBase implements TreeSource {
       const d = l.get(rel.slice(slash + 1));
       if (!d) e = { kind: "missing" };
       else if (d.isSymbolicLink()) {
+        // Taken before the link is followed: a change made while the run reads is seen by the next one.
+        this.readSignatures.set(rel, this.signature(rel));
         // Any symlink, to a file or a directory: its real path decides, never its name.
         let real: string | undefined;
         try {
@@ -412,7 +420,7 @@ class DiskSource extends SourceBase implements TreeSource {
         } catch {
           real = undefined;
         }
-        if (real === undefined) e = { kind: "missing" };
+        if (real === undefined) e = { kind: "missing", link: true };
         else if (!this.inside(real)) e = { kind: "outside", target: real, via: rel };
         else e = this.typed(statSync(real));
       } else if (d.isDirectory()) e = { kind: "dir" };

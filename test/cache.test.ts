@@ -5,6 +5,7 @@
 import {
   existsSync,
   mkdirSync,
+  symlinkSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -121,6 +122,45 @@ describe("the extraction cache", () => {
       writeFileSync(join(dir, "a.h"), "#define A 22\n");
       expect(t.signature("a.h")).toBe(before);
       expect(new KernelTree(dir).signature("a.h")).not.toBe(before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a dangling symlink where an include is looked for is watched itself: creating its target is noticed", () => {
+    const src = treeDir("6.12");
+    const dir = partialCopy(src, { file: VMX, content: readFileSync(join(src, VMX), "utf8") });
+    const cacheDir = mkdtempSync(join(tmpdir(), "kspec-cache-"));
+    try {
+      // vmx.c's #include "x86.h" is looked for beside it first: there, a link to a file not there yet.
+      mkdirSync(join(dir, "kspec-elsewhere"));
+      symlinkSync("../../../../kspec-elsewhere/x86.h", join(dir, "arch/x86/kvm/vmx/x86.h"));
+      const run = () =>
+        kspec(["check", "--kernel", dir, "--policy", "linux-6.12"], {
+          env: { KSPEC_CACHE: cacheDir, KSPEC_STATS: "1" },
+        });
+      expect(run().code).toBe(0);
+      writeFileSync(join(dir, "kspec-elsewhere/x86.h"), "#define MTRR_TYPE_WRBACK 5\n");
+      const after = run();
+      expect(after.stderr).toContain('"misses":1');
+      expect(after.code).toBe(2);
+      expect(after.stdout).toMatch(/MTRR_TYPE_WRBACK has 2 different definitions/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it("a directory's signature is taken before it is listed: a file created while the run reads is noticed", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kspec-sig-"));
+    try {
+      mkdirSync(join(dir, "d"));
+      const t = new KernelTree(dir);
+      const before = t.signature("d/");
+      expect(t.exists("d/a.h")).toBe(false);
+      writeFileSync(join(dir, "d/a.h"), "#define A 1\n");
+      expect(t.signature("d/")).toBe(before);
+      expect(new KernelTree(dir).signature("d/")).not.toBe(before);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

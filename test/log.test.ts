@@ -487,6 +487,137 @@ describe("kspec log and the paths git names", () => {
   });
 });
 
+describe("a commit's objects read as its checkout would have them", () => {
+  const VMX = "arch/x86/kvm/vmx/vmx.c";
+  const withCache = <T>(f: (env: NodeJS.ProcessEnv) => T): T => {
+    const cache = mkdtempSync(join(tmpdir(), "kspec-cache-"));
+    try {
+      return f({ KSPEC_CACHE: cache });
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
+  };
+  const extract = (kernel: string, env: NodeJS.ProcessEnv) =>
+    kspecJson(["extract", "--kernel", kernel, "--json"], { env });
+
+  it("a header over the size limit, then removed: the kept refusal is not served for the commit without it", () => {
+    const { dir, ids, git, edit, commit } = smallRepo();
+    try {
+      edit(VMX, (t) =>
+        t.replace(
+          "#include <linux/highmem.h>\n",
+          "#include <linux/highmem.h>\n#include <linux/kspec-huge.h>\n",
+        ),
+      );
+      commit("include");
+      writeFileSync(join(dir, "include/linux/kspec-huge.h"), "");
+      expect(sh("truncate", ["-s", String(17 << 20), join(dir, "include/linux/kspec-huge.h")]).code).toBe(0);
+      commit("huge");
+      git("rm", "-q", "include/linux/kspec-huge.h");
+      commit("removed");
+      withCache((env) => {
+        expect(extract(`${dir}@${ids.get("huge")}`, env).code).toBe(2);
+        const after = extract(`${dir}@${ids.get("removed")}`, env);
+        expect(after.code).toBe(0);
+        expect(after.json.problems).toEqual([]);
+        expect(after.json.rows.length).toBeGreaterThan(0);
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a file named like a commit in git's output does not hide that commit's changes", () => {
+    const { dir, ids, edit, commit } = smallRepo();
+    try {
+      edit(`\x01${"0123456789abcdef".repeat(2)}01234567`, () => "a file with an odd name\n");
+      edit(VMX, (t) =>
+        t.replace(
+          "\treturn (MTRR_TYPE_WRBACK << VMX_EPT_MT_EPTE_SHIFT);\n}",
+          "\treturn (MTRR_TYPE_UNCACHABLE << VMX_EPT_MT_EPTE_SHIFT);\n}",
+        ),
+      );
+      commit("odd-name");
+      const r = kspecJson(["log", "--kernel", dir, "--json", `${ids.get("base")}..HEAD`], {
+        env: { KSPEC_CACHE: "off" },
+      });
+      expect(
+        (r.json.commits as { commit: string; change: string }[]).map((c) => [c.commit, c.change]),
+      ).toEqual([[ids.get("odd-name"), "changed"]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a symlink whose target blob is a file's text is a broken link, and the file still reads", () => {
+    const { dir, ids, git } = smallRepo();
+    try {
+      const blob = git("rev-parse", `HEAD:${VMX}`);
+      git("update-index", "--add", "--cacheinfo", `120000,${blob},arch/x86/kvm/kspec-link`);
+      git("commit", "-q", "-m", "link");
+      const head = git("rev-parse", "HEAD");
+      const x = extract(`${dir}@${head}`, { KSPEC_CACHE: "off" });
+      expect([x.code, x.json.problems]).toEqual([0, []]);
+      const r = kspecJson(["log", "--kernel", dir, "--json", "--all", `${ids.get("base")}..HEAD`], {
+        env: { KSPEC_CACHE: "off" },
+      });
+      expect((r.json.commits as { change: string }[]).map((c) => c.change)).toEqual(["unchanged"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a header renamed with its text: its definitions are reported at the new path", () => {
+    const { dir, ids, git, edit, commit } = smallRepo();
+    try {
+      const include = (h: string) => (t: string) =>
+        t.replace(
+          /#include <linux\/highmem.h>\n(#include <linux\/kspec-k.\.h>\n)?/,
+          `#include <linux/highmem.h>\n#include <linux/${h}>\n`,
+        );
+      edit("include/linux/kspec-kx.h", () => "/* another shift */\n\n#define VMX_EPT_MT_EPTE_SHIFT 4\n");
+      edit(VMX, include("kspec-kx.h"));
+      commit("kx");
+      git("mv", "include/linux/kspec-kx.h", "include/linux/kspec-ky.h");
+      edit(VMX, include("kspec-ky.h"));
+      commit("ky");
+      const r = kspecJson(["log", "--kernel", dir, "--json", "--all", `${ids.get("base")}..HEAD`], {
+        env: { KSPEC_CACHE: "off" },
+      });
+      const [kx, ky] = r.json.commits as { problems: { message: string }[] }[];
+      expect(kx.problems[0].message).toContain("include/linux/kspec-kx.h:3");
+      expect(ky.problems[0].message).toContain("include/linux/kspec-ky.h:3");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a kept refusal names the link it went through, not another commit's", () => {
+    const { dir, ids, git, edit, commit } = smallRepo();
+    try {
+      edit(VMX, (t) =>
+        t.replace("#include <linux/highmem.h>\n", "#include <linux/highmem.h>\n#include <kspec/inner/h.h>\n"),
+      );
+      symlinkSync("/etc", join(dir, "arch/x86/include/kspec"));
+      commit("outer-link");
+      git("rm", "-q", "arch/x86/include/kspec");
+      mkdirSync(join(dir, "arch/x86/include/kspec"));
+      symlinkSync("/etc", join(dir, "arch/x86/include/kspec/inner"));
+      commit("inner-link");
+      withCache((env) => {
+        const name = (c: string) =>
+          (extract(`${dir}@${ids.get(c)}`, env).json.problems as { kind: string; name: string }[]).find(
+            (p) => p.kind === "symlink-outside-tree",
+          )?.name;
+        expect(name("outer-link")).toBe("arch/x86/include/kspec");
+        expect(name("inner-link")).toBe("arch/x86/include/kspec/inner");
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("git revisions wherever a tree is read", () => {
   it("a commit's tree refuses what the disk refuses: a header over the size limit, among headers read together", () => {
     // vmx.h is one of the sixty headers vmx.c includes, which git is asked for in one batch: the oversized blob is
