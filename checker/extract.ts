@@ -172,12 +172,32 @@ export function extractWithDeps(
   return { value: r.value.x, deps: r.deps, uses: r.value.uses };
 }
 
-/** An extraction with its uses, as JSON: the uses as [path, questions] pairs. */
+/**
+ * An extraction with its uses, as JSON. Most paths were asked the same questions (every header of the closure:
+ * its includes and each macro looked up), so each distinct set of questions is written once and a path names
+ * its set by index: the entry stays near the size of its dependencies, and a warm history reads it fast.
+ */
 const WITH_USES_JSON: Codec<{ x: Extraction; uses: Uses }> = {
-  encode: (v) => ({ x: EXTRACTION_JSON.encode(v.x), uses: [...v.uses].map(([p, q]) => [p, [...q]]) }),
+  encode: (v) => {
+    const index = new Map<string, number>();
+    const sets: string[][] = [];
+    const paths: (string | number)[] = [];
+    for (const [p, q] of v.uses) {
+      const set = [...q].sort();
+      const key = set.join("\n");
+      let i = index.get(key);
+      if (i === undefined) index.set(key, (i = sets.push(set) - 1));
+      paths.push(p, i);
+    }
+    return { x: EXTRACTION_JSON.encode(v.x), uses: { sets, paths } };
+  },
   decode: (j) => {
-    const v = j as { x: unknown; uses: [string, string[]][] };
-    return { x: EXTRACTION_JSON.decode(v.x), uses: new Map(v.uses.map(([p, q]) => [p, new Set(q)])) };
+    const v = j as { x: unknown; uses: { sets: string[][]; paths: (string | number)[] } };
+    const sets = v.uses.sets.map((s) => new Set(s));
+    const uses: Uses = new Map();
+    for (let i = 0; i < v.uses.paths.length; i += 2)
+      uses.set(v.uses.paths[i] as string, sets[v.uses.paths[i + 1] as number]);
+    return { x: EXTRACTION_JSON.decode(v.x), uses };
   },
 };
 
