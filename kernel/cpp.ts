@@ -252,13 +252,18 @@ export class Preprocessor {
     const onDisk = this.tree.onDisk<Map<string, Resolution>>("includes", () => new Map());
     let r = onDisk.get(key);
     if (r === undefined) {
-      // Most include paths have no . or .. segment: normalizing them would change nothing.
-      const plain = !/(^|\/)\.\.?(\/|$)/.test(inc.path) && !inc.path.startsWith("/");
+      // Most include paths have no . or .. segment, no // and no trailing /, and are not beside a top-level file
+      // (dirname "."): normalizing them would change nothing. Any other is normalized, or the paths it probes
+      // would not be the tree's own names for them (what a change to the tree is matched against).
+      const plain = !/(^|\/)\.\.?(\/|$)|\/\/|\/$/.test(inc.path) && !inc.path.startsWith("/") && dir !== ".";
       const candidates = (inc.quoted ? [dir, ...SEARCH_DIRS] : SEARCH_DIRS)
         .map((d) => (plain ? `${d}/${inc.path}` : posix.normalize(`${d}/${inc.path}`)))
         .filter((p) => !p.startsWith("..") && !p.startsWith("/"));
       // asm/ headers the x86 build generates as wrappers of asm-generic (Kbuild generic-y) come last.
-      if (inc.path.startsWith("asm/")) candidates.push(`include/asm-generic/${inc.path.slice(4)}`);
+      if (inc.path.startsWith("asm/")) {
+        const generic = `include/asm-generic/${inc.path.slice(4)}`;
+        candidates.push(plain ? generic : posix.normalize(generic));
+      }
       r = firstCandidate(candidates, (p) => this.tree.diskEntry(p));
       onDisk.set(key, r);
     }

@@ -299,7 +299,9 @@ export function applyTo(tree: KernelTree, p: Patch, fuzz = 0): Applied {
     let drift = 0;
     let from = 0;
     for (const [k, h] of fp.hunks.entries()) {
-      const expected = (h.oldLines === 0 ? h.oldStart : h.oldStart - 1) + delta + drift;
+      // The diff package reads "-N,0" (lines inserted after line N; a new file is "-0,0") as starting at N + 1,
+      // so oldStart - 1 is where the hunk's old lines begin, 0-based, in every case.
+      const expected = h.oldStart - 1 + delta + drift;
       const r = applyHunk(f, h, expected, from, fuzz);
       if (!r)
         throw new InputError(

@@ -3,20 +3,12 @@
 // the commits that change the meaning are listed, with their groups; --when narrows them; nothing is written
 // into the repository.
 
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { partialTree } from "../scripts/history.js";
-import { buildHistory, type History } from "./helpers/history.js";
+import { buildHistory, smallRepo, type History } from "./helpers/history.js";
 import { sh } from "./helpers/kernel.js";
 import { kspec, kspecJson } from "./helpers/run.js";
 import { schemaErrors } from "./helpers/schemas.js";
@@ -229,35 +221,6 @@ describe("kspec log", () => {
     expect(refs()).toBe(f);
   });
 });
-
-/**
- * A small repository of its own: the files the checker reads of the Debian 6.12 tree, committed as "base", with
- * helpers to edit files and commit (each commit's id kept by name).
- */
-function smallRepo() {
-  const dir = partialTree(treeDir("6.12"), "arch/x86/kvm/vmx/vmx.c");
-  const ids = new Map<string, string>();
-  const git = (...args: string[]) => {
-    const r = sh("git", ["-C", dir, "-c", "user.name=T", "-c", "user.email=t@example.org", ...args]);
-    expect(r.code, r.out).toBe(0);
-    return r.stdout.trim();
-  };
-  const edit = (file: string, f: (t: string) => string) => {
-    const p = join(dir, file);
-    const before = existsSync(p) ? readFileSync(p, "utf8") : "";
-    const after = f(before);
-    expect(after).not.toBe(before);
-    writeFileSync(p, after);
-  };
-  const commit = (name: string) => {
-    git("add", "-A", "-f");
-    git("commit", "-q", "-m", name);
-    ids.set(name, git("rev-parse", "HEAD"));
-  };
-  git("init", "-q", "-b", "main");
-  commit("base");
-  return { dir, ids, git, edit, commit };
-}
 
 describe("kspec log over merges", () => {
   // A small history with branches: a merge is compared with its first parent (what git log shows), and listed
@@ -587,6 +550,40 @@ describe("a commit's objects read as its checkout would have them", () => {
       const [kx, ky] = r.json.commits as { problems: { message: string }[] }[];
       expect(kx.problems[0].message).toContain("include/linux/kspec-kx.h:3");
       expect(ky.problems[0].message).toContain("include/linux/kspec-ky.h:3");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("an include spelled with // or beside a top-level file: a change to the header it names is seen", () => {
+    const { dir, ids, edit, commit } = smallRepo();
+    try {
+      edit("include/linux/kspec-x.h", () => "/* empty */\n");
+      edit("kspec-top.h", () => '#include "kspec-sub.h"\n');
+      edit(VMX, (t) =>
+        t.replace(
+          "#include <linux/highmem.h>\n",
+          '#include <linux/highmem.h>\n#include <linux//kspec-x.h>\n#include "../../../../kspec-top.h"\n',
+        ),
+      );
+      commit("spelled");
+      edit("include/linux/kspec-x.h", () => "#define VMX_EPT_IPAT_BIT (1ull << 5)\n");
+      commit("double-slash");
+      edit("include/linux/kspec-x.h", () => "/* empty */\n");
+      commit("double-slash-reverted");
+      edit("kspec-sub.h", () => "#define VMX_EPT_IPAT_BIT (1ull << 5)\n");
+      commit("beside-top");
+      const r = kspecJson(["log", "--kernel", dir, "--json", "--all", `${ids.get("spelled")}..HEAD`], {
+        env: { KSPEC_CACHE: "off" },
+      });
+      const byId = new Map([...ids].map(([n, c]) => [c, n]));
+      expect(
+        (r.json.commits as { commit: string; change: string }[]).map((c) => [byId.get(c.commit), c.change]),
+      ).toEqual([
+        ["double-slash", "unverifiable"],
+        ["double-slash-reverted", "verifiable"],
+        ["beside-top", "unverifiable"],
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

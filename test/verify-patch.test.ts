@@ -3,12 +3,13 @@
 // dropped, a line changed — each with the verdict and the patch and line it must name; bad input of every kind;
 // and the SARIF output validated by Microsoft's SARIF validator.
 
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { kspec, kspecJson, REPO } from "./helpers/run.js";
 import { sh, worktree } from "./helpers/kernel.js";
+import { smallRepo } from "./helpers/history.js";
 import { treeDir } from "./helpers/trees.js";
 
 const FIX = join(import.meta.dirname, "fixtures", "series");
@@ -355,6 +356,44 @@ describe("verify-patch inputs", () => {
     ]);
     expect(statSync(probe).mtimeMs).toBe(before);
     expect(readFileSync(probe, "utf8")).not.toContain("kvm_slot_non_coherent_dma");
+  });
+});
+
+describe("patches that create files, and hunks with no context", () => {
+  // git format-patch writes a new file as "@@ -0,0 +1,N @@" and, with -U0, an insertion after line N as
+  // "@@ -N,0 +M,K @@": both apply as git am applies them, the second at its own line (the next patch's context
+  // says where the inserted line must be).
+  it("a series that creates a header and inserts a line with -U0 applies, each hunk where git am puts it", () => {
+    const { dir, ids, git, edit, commit } = smallRepo();
+    const out = tmp();
+    try {
+      edit("include/linux/kspec-new.h", () => "/* A header the series creates. */\n");
+      commit("new-file");
+      edit("arch/x86/kvm/vmx/vmx.c", (t) =>
+        t.replace("#include <linux/highmem.h>\n", "#include <linux/highmem.h>\n/* kspec: inserted */\n"),
+      );
+      commit("inserted");
+      edit("arch/x86/kvm/vmx/vmx.c", (t) => t.replace("/* kspec: inserted */", "/* kspec: changed */"));
+      commit("changed");
+      const patch = (name: string, ...opts: string[]) => {
+        const file = join(out, `${name}.patch`);
+        writeFileSync(file, git("format-patch", "--stdout", ...opts, "-1", ids.get(name)!) + "\n");
+        return file;
+      };
+      const series = [patch("new-file"), patch("inserted", "-U0"), patch("changed")];
+      const r = kspec(
+        ["verify-patch", "--kernel", `${dir}@${ids.get("base")}`, "--policy", "linux-6.12", ...series],
+        {
+          env: { KSPEC_CACHE: "off" },
+        },
+      );
+      expect(r.stdout + r.stderr).not.toMatch(/does not apply/);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain("every step consistent");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
 
