@@ -1,11 +1,12 @@
 // Cache stage: extractions kept between runs. An extraction (or any value computed from a tree) is stored with every path it read, probed or listed
 // and what the disk had there (inode, size, times); a later run on the same tree reuses it while all of them are
-// unchanged, and extracts again otherwise. The same build of kspec only (dist/build-id), the same function and
-// flag macros. KSPEC_CACHE names the directory (default $XDG_CACHE_HOME/kspec or ~/.cache/kspec); KSPEC_CACHE=off
+// unchanged, and extracts again otherwise. The same build of kspec only (dist/build-id) with the same parser
+// (tree-sitter and its C grammar), the same function and flag macros. KSPEC_CACHE names the directory (default $XDG_CACHE_HOME/kspec or ~/.cache/kspec); KSPEC_CACHE=off
 // turns it off. A cache that cannot be read or written is skipped silently: it only ever saves time. Trees read
 // from git are content-addressed: an extraction is kept with the object ids of what it read.
 
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -24,11 +25,20 @@ export function cacheDir(): string | undefined {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "kspec");
 }
 
+/** The packages whose behaviour an extraction depends on besides kspec's own code: the parser and its grammar. */
+const PARSERS = ["tree-sitter", "tree-sitter-c"];
+
 let build: string | undefined | null = null;
+/**
+ * kspec's build (dist/build-id, a hash of its compiled code) and the installed parser's versions: an upgrade of
+ * either, even without a rebuild, makes every kept extraction a miss.
+ */
 function buildId(): string | undefined {
   if (build === null) {
     try {
-      build = readFileSync(BUILD_ID, "utf8").trim() || undefined;
+      const require = createRequire(import.meta.url);
+      const versions = PARSERS.map((p) => (require(`${p}/package.json`) as { version: string }).version);
+      build = [readFileSync(BUILD_ID, "utf8").trim(), ...versions].join(" ");
     } catch {
       build = undefined;
     }
