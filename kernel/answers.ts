@@ -3,9 +3,9 @@
 // their files differs: a commit that only touches other parts of the headers the function reads changes
 // nothing kspec log needs to read again.
 
-import { mayDefine, quickIncludes, scanDirectives } from "./cpp.js";
-import { definitionsIn } from "./locate.js";
-import { Q, RecordedPaths, type KernelTree, type Uses } from "./tree.js";
+import { macroDefinitionsIn, quickIncludes } from "./cpp.js";
+import { functionsIn } from "./locate.js";
+import { entryTag, Q, RecordedPaths, type KernelTree, type Uses } from "./tree.js";
 
 /** A tree's answer to one question about one path, as a string to compare. */
 export function answer(tree: KernelTree, path: string, question: string): string {
@@ -13,11 +13,10 @@ export function answer(tree: KernelTree, path: string, question: string): string
   if (question === Q.closure) {
     // Read first: a file over the size limit becomes too-large when read.
     const b = tree.bytes(path);
-    // What the path is, not which object (a git source's entry carries the blob's id).
-    const e = tree.entry(path);
-    const what =
-      e.kind === "outside" ? [e.kind, e.target, e.via] : e.kind === "too-large" ? [e.kind, e.size] : [e.kind];
-    return JSON.stringify([what, b ? quickIncludes(b).map((i) => [i.path, i.quoted]) : null]);
+    return JSON.stringify([
+      entryTag(tree.entry(path)),
+      b ? quickIncludes(b).map((i) => [i.path, i.quoted]) : null,
+    ]);
   }
   if (question === Q.list) {
     const l = tree.listing(path, () => true);
@@ -27,13 +26,11 @@ export function answer(tree: KernelTree, path: string, question: string): string
   const [kind, name] = [question.slice(0, colon), question.slice(colon + 1)];
   if (question === Q.defines(name)) {
     const b = tree.bytes(path);
-    if (!b || !mayDefine(b, name)) return "[]";
-    return JSON.stringify(scanDirectives(tree.read(path)!, path).defines.filter((d) => d.name === name));
+    return JSON.stringify(b ? macroDefinitionsIn(tree, path, b, name) : []);
   }
   if (question === Q.fn(name)) {
-    const text = tree.read(path);
-    const defs = text ? definitionsIn(text, name) : [];
     // Where the definition starts and its text fix every location and node the extraction took from it.
+    const defs = functionsIn(tree, path, name);
     return JSON.stringify(defs.map((d) => [d.line, d.node.startPosition.column, d.node.text]));
   }
   // A question this module does not know (Q.link among them) has no answer to compare: never the same.
@@ -70,16 +67,23 @@ export function sameAnswers(
   return true;
 }
 
-const indexes = new WeakMap<Uses, RecordedPaths>();
+/** What is derived from one record, once: the index of its paths, and whether any was reached by a link. */
+const derived = new WeakMap<Uses, { paths: RecordedPaths; linked: boolean }>();
+
+function derive(uses: Uses): { paths: RecordedPaths; linked: boolean } {
+  let d = derived.get(uses);
+  if (!d) {
+    const linked = [...uses.values()].some((q) => q.has(Q.link));
+    derived.set(uses, (d = { paths: new RecordedPaths(uses.keys()), linked }));
+  }
+  return d;
+}
 
 function recorded(uses: Uses): RecordedPaths {
-  let r = indexes.get(uses);
-  if (!r) indexes.set(uses, (r = new RecordedPaths(uses.keys())));
-  return r;
+  return derive(uses).paths;
 }
 
 /** Was any path of the record reached through a symlink? */
 export function linked(uses: Uses): boolean {
-  for (const q of uses.values()) if (q.has(Q.link)) return true;
-  return false;
+  return derive(uses).linked;
 }

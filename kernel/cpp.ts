@@ -224,6 +224,17 @@ function lineAt(b: Buffer, index: number): number {
   return n;
 }
 
+/** The careful scan of a file's directives (cached by the file's text and name). */
+function scanOf(tree: KernelTree, file: string): Scan {
+  const text = tree.read(file) ?? "";
+  return fullScans.get(file, text, () => scanDirectives(text, file));
+}
+
+/** The #defines of `name` in one file of a tree (its `bytes`): the careful scan only where the fast one may find one. */
+export function macroDefinitionsIn(tree: KernelTree, file: string, bytes: Buffer, name: string): MacroDef[] {
+  return mayDefine(bytes, name) ? scanOf(tree, file).defines.filter((d) => d.name === name) : [];
+}
+
 export class Preprocessor {
   private memo?: Closure;
   /** The closure's files with their bytes in this state, read once for every lookup. */
@@ -371,13 +382,12 @@ export class Preprocessor {
 
   /** Does one file of the tree #define `name`? */
   definesIn(file: string, bytes: Buffer, name: string): boolean {
-    return mayDefine(bytes, name) && this.scan(file).defines.some((d) => d.name === name);
+    return macroDefinitionsIn(this.tree, file, bytes, name).length > 0;
   }
 
   /** The careful scan of a file's directives (cached by the file's text and name). */
   scan(file: string): Scan {
-    const text = this.tree.read(file) ?? "";
-    return fullScans.get(file, text, () => scanDirectives(text, file));
+    return scanOf(this.tree, file);
   }
 
   /**
@@ -418,7 +428,7 @@ export class Preprocessor {
       const key = `${f}\0${name}`;
       let defs = names.get(key);
       if (!defs) {
-        defs = mayDefine(bytes, name) ? this.scan(f).defines.filter((d) => d.name === name) : [];
+        defs = macroDefinitionsIn(this.tree, f, bytes, name);
         names.set(key, defs);
       }
       for (const d of defs) {

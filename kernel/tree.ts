@@ -97,7 +97,7 @@ export class PerText<T> {
 }
 
 /** What a value kept with shared() depends on in one file: its bytes, or a part of them. */
-type Fingerprint = string | Buffer | null;
+type Fingerprint = string | Buffer;
 
 /**
  * What a value kept with shared() sees of a path: a file's fingerprint, or else what is there instead — nothing,
@@ -109,8 +109,14 @@ function seen(
   entry: () => Entry,
   fingerprint: (b: Buffer) => Fingerprint,
 ): Fingerprint {
-  if (bytes) return fingerprint(bytes);
-  const e = entry();
+  return bytes ? fingerprint(bytes) : entryTag(entry());
+}
+
+/**
+ * What is at a path, and not which object (a git source's entry carries the blob's id): its kind, with the link and
+ * its target for a path leaving the tree and the size of a file over the limit.
+ */
+export function entryTag(e: Entry): string {
   if (e.kind === "outside") return `\0outside\0${e.target}\0${e.via}`;
   return e.kind === "too-large" ? `\0too-large\0${e.size}` : `\0${e.kind}`;
 }
@@ -145,13 +151,25 @@ const recorders: Set<string>[] = [];
  */
 export type Uses = Map<string, Set<string>>;
 
+/** The questions, as Uses names them. */
+export const Q = {
+  content: "content",
+  closure: "closure",
+  list: "list",
+  /** A symlink was followed to reach the path: what it depends on includes the link's target, which a list of
+   * changed paths does not name; such a result is never carried over (checker/log reads every commit again). */
+  link: "link",
+  defines: (macro: string) => `defines:${macro}`,
+  fn: (name: string) => `fn:${name}`,
+} as const;
+
 const useRecorders: Uses[] = [];
 /** Inside a question (asking()), reads are recorded by the question's own use() calls, not as content. */
 let questions = 0;
 
 function note(p: string): void {
   for (const r of recorders) r.add(p);
-  if (!questions) for (const r of useRecorders) addUse(r, p, "content");
+  if (!questions) for (const r of useRecorders) addUse(r, p, Q.content);
 }
 
 function addUse(r: Uses, p: string, question: string): void {
@@ -188,18 +206,6 @@ export function asking<T>(f: () => T): T {
 export function use(p: string, question: string): void {
   for (const r of useRecorders) addUse(r, p, question);
 }
-
-/** The questions, as Uses names them. */
-export const Q = {
-  content: "content",
-  closure: "closure",
-  list: "list",
-  /** A symlink was followed to reach the path: what it depends on includes the link's target, which a list of
-   * changed paths does not name; such a result is never carried over (checker/log reads every commit again). */
-  link: "link",
-  defines: (macro: string) => `defines:${macro}`,
-  fn: (name: string) => `fn:${name}`,
-} as const;
 
 /** Are uses being recorded (recordUses)? */
 export function recordingUses(): boolean {
