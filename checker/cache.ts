@@ -1,8 +1,8 @@
-// Cache stage: extractions kept between runs. An extraction (or any value computed from a tree) is stored with every path it read, probed or listed
-// and what the disk had there (inode, size, times); a later run on the same tree reuses it while all of them are
-// unchanged, and extracts again otherwise. The same build of kspec only (dist/build-id) with the same parser
-// (tree-sitter and its C grammar), the same function and flag macros. KSPEC_CACHE names the directory (default $XDG_CACHE_HOME/kspec or ~/.cache/kspec); KSPEC_CACHE=off
-// turns it off. A cache that cannot be read or written is skipped silently: it only ever saves time. Trees read
+// Cache stage: extractions kept between runs. An extraction (or any value computed from a tree) is stored with
+// every path it read, probed or listed and what the disk had there (inode, size, times); a later run on the same
+// tree reuses it while all of them are unchanged, and extracts again otherwise. The same build of kspec only
+// (dist/build-id) with the same parser (tree-sitter and its C grammar), the same function and flag macros.
+// KSPEC_CACHE names the directory (default $XDG_CACHE_HOME/kspec or ~/.cache/kspec); KSPEC_CACHE=off turns it off. A cache that cannot be read or written is skipped silently: it only ever saves time. Trees read
 // from git are content-addressed: an extraction is kept with the object ids of what it read.
 
 import { createHash } from "node:crypto";

@@ -73,15 +73,14 @@ export function semanticLog(dir: string, range: readonly string[], o: LogOptions
   const inRange = new Map(commits.map((c) => [c.commit, c]));
   const states = new Map<string, State>();
   let extracted = 0;
+  const treeAt = (commit: string) =>
+    openCommit(gitDir, commit, `${dir}@${commit.slice(0, 12)}`, inRange.get(commit)?.tree);
 
   const extractAt = (commit: string, hint?: string): State => {
     extracted++;
-    const tree = openCommit(gitDir, commit, `${dir}@${commit.slice(0, 12)}`, inRange.get(commit)?.tree);
-    const r = extractWithDeps(tree, { function: fn, flagMacros: o.flagMacros, hint });
+    const r = extractWithDeps(treeAt(commit), { function: fn, flagMacros: o.flagMacros, hint });
     return { x: r.value, deps: r.deps, uses: r.uses };
   };
-  const treeAt = (commit: string) =>
-    openCommit(gitDir, commit, `${dir}@${commit.slice(0, 12)}`, inRange.get(commit)?.tree);
   // What each commit changes against its first parent: one walk by git, whatever the number of extractions.
   const changed = changedPaths(gitDir, range);
   const depIndexes = new WeakMap<State, RecordedPaths>();

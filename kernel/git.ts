@@ -1,8 +1,9 @@
 // Read stage (git): a kernel tree at a revision of a git repository, read from git's objects — no checkout,
 // nothing written into the repository. One `git cat-file --batch-command` process answers every request of a
 // run (blobs, trees, sizes), over a pair of named pipes so that the synchronous readers of kernel/tree can ask
-// it one object at a time, or the files of an include closure a batch at a time. Paths resolve as the checkout would have them: symlinks inside the tree followed,
-// those leaving it refused; a file over the size limit is never read.
+// it one object at a time, or the files of an include closure a batch at a time. Paths resolve as the checkout
+// would have them: symlinks inside the tree followed, those leaving it refused; a file over the size limit is
+// never read.
 
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, openSync, readSync, realpathSync, rmSync, writeSync } from "node:fs";
@@ -212,12 +213,9 @@ const MAX_BLOB_BYTES = 512 << 20;
  * one limit (a symlink's target, 4 KiB) may still be read under another (a file's, 16 MiB).
  */
 function blob(cat: CatFile, oid: string, limit: number): Buffer | undefined {
-  const hit = blobs.get(oid);
-  if (hit) return hit.length <= limit ? hit : undefined;
-  if ((oversized.get(oid) ?? -1) > limit) return undefined;
-  const b = cat.contents(oid, limit);
-  if (b) keep(oid, b);
-  return b;
+  fetchBlobs(cat, [oid], limit);
+  const b = blobs.get(oid);
+  return b && b.length <= limit ? b : undefined;
 }
 
 /** Reads into the blob cache those of `oids` it does not hold (and may read under `limit`), in batches. */
@@ -333,6 +331,11 @@ export class GitSource extends SourceBase implements TreeSource {
   }
 
   entry(rel: string): Entry {
+    return this.reached(rel);
+  }
+
+  /** A path's entry, recording Q.link where it was reached through a symlink (see `linked`). */
+  private reached(rel: string): Entry & { oid?: string } {
     const e = this.lookup(rel, 0);
     if (this.linked.has(rel)) use(rel, Q.link);
     return e;
@@ -376,8 +379,7 @@ export class GitSource extends SourceBase implements TreeSource {
   }
 
   bytes(rel: string): Buffer | undefined {
-    const e = this.lookup(rel, 0);
-    if (this.linked.has(rel)) use(rel, Q.link);
+    const e = this.reached(rel);
     if (e.kind !== "file" || !e.oid) return undefined;
     let b = this.raw.get(rel);
     if (!b) {
