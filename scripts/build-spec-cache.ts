@@ -28,7 +28,7 @@ const walk = (dir: string): void => {
   for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const p = join(dir, e.name);
     if (e.isDirectory()) walk(p);
-    else if (e.name.endsWith(".js")) hash.update(relative(ROOT, p)).update("\0").update(readFileSync(p));
+    else if (/\.c?js$/.test(e.name)) hash.update(relative(ROOT, p)).update("\0").update(readFileSync(p));
   }
 };
 walk(join(ROOT, "dist"));
