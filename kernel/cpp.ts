@@ -204,11 +204,15 @@ function includesFingerprint(b: Buffer): string {
 
 const WORD = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
 
+/** The bytes of the last name searched for: a lookup asks every file of the closure for the same name in turn. */
+let needle = { name: "", bytes: Buffer.alloc(0) };
+
 /** Might the file `#define name`? The careful scan decides; this only has to be fast and never say no wrongly. */
 export function mayDefine(b: Buffer, name: string): boolean {
-  const needle = Buffer.from(name);
-  for (let i = b.indexOf(needle); i >= 0; i = b.indexOf(needle, i + needle.length)) {
-    if (WORD(b[i + needle.length])) continue;
+  if (needle.name !== name) needle = { name, bytes: Buffer.from(name) };
+  const find = needle.bytes;
+  for (let i = b.indexOf(find); i >= 0; i = b.indexOf(find, i + find.length)) {
+    if (WORD(b[i + find.length])) continue;
     let k = i - 1;
     while (k >= 0 && SPACE(b[k])) k--;
     if (k === i - 1 || k < 5 || !b.subarray(k - 5, k + 1).equals(DEFINE)) continue;
