@@ -84,7 +84,7 @@ function ms(s: number): string {
   return `${(s * 1000).toFixed(0)} ms`;
 }
 
-const kspec = join(ROOT, "bin", "kspec.js");
+const kspec = join(ROOT, "bin", "kspec.cjs");
 const dir612 = tree("6.12");
 const work = mkdtempSync(join(tmpdir(), "kspec-bench-"));
 console.log(`kspec benchmarks (${RUNS} runs each, median wall clock, whole process)\n`);
@@ -158,9 +158,13 @@ const ratio = (t: Timing) => (spatch ? `${(t.median / spatch.median).toFixed(2)}
 const header = ["command", "cold", "ratio", "warm", "ratio", "goal (cold)"];
 const table: string[][] = [];
 let parsed: string[] = [];
+let codeCache = "";
 commands.forEach((c, i) => {
   const [cold, warm] = [timings[2 * i], timings[2 * i + 1]];
-  if (c.stats) parsed = JSON.parse(/kspec-stats (.*)/.exec(cold.stderr)![1]).parsed;
+  if (c.stats) {
+    parsed = JSON.parse(/kspec-stats (.*)/.exec(cold.stderr)![1]).parsed;
+    codeCache = JSON.parse(/kspec-launch (.*)/.exec(cold.stderr)![1]).codeCache;
+  }
   table.push([
     c.name,
     ms(cold.median),
@@ -211,9 +215,9 @@ rmSync(work, { recursive: true, force: true });
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
 const line = (r: string[]) =>
   "  " + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-console.log(
-  `files tree-sitter parsed whole during check: ${parsed.join(", ") || "none (only byte ranges)"}\n`,
-);
+console.log(`files tree-sitter parsed whole during check: ${parsed.join(", ") || "none (only byte ranges)"}`);
+// The build's V8 code cache (cli/launch.cts): "used" unless this Node's V8 or flags differ from the build's.
+console.log(`V8 code cache of the bundle: ${codeCache}\n`);
 console.log(line(header));
 for (const r of table) console.log(line(r));
 

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 out=${1:-out}
 while read -r version policy; do
 	repo=$(scripts/kernel-git.sh "$version" | cut -d' ' -f2)
-	node bin/kspec.js gen --kernel "$repo" --policy "$policy" --flag "$policy" \
+	node bin/kspec.cjs gen --kernel "$repo" --policy "$policy" --flag "$policy" \
 		--out "$out/linux-$version/$policy" --force >/dev/null
 	echo "$out/linux-$version/$policy"
 done <<'LIST'

@@ -8,6 +8,6 @@ version=${KSPEC_VERSION:-6.12}
 proposal=${KSPEC_PROPOSAL:-non-coherent-dma}
 out=${KSPEC_OUT:-kspec-out/linux-$version-$proposal}
 read -r _ tree _ < <(scripts/kernel-git.sh "$version")
-node bin/kspec.js gen --kernel "$tree" --policy "$proposal" --flag "$proposal" --out "$out" --force
+node bin/kspec.cjs gen --kernel "$tree" --policy "$proposal" --flag "$proposal" --out "$out" --force
 echo
-node bin/kspec.js verify-patch --kernel "$tree" --policy "$proposal" "$out"/*.patch | tail -n 4
+node bin/kspec.cjs verify-patch --kernel "$tree" --policy "$proposal" "$out"/*.patch | tail -n 4

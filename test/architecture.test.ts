@@ -15,7 +15,7 @@ function modules(): string[] {
     for (const e of readdirSync(join(REPO, dir), { withFileTypes: true })) {
       const rel = `${dir}/${e.name}`;
       if (e.isDirectory() && !["policies", "flags"].includes(e.name)) walk(rel);
-      else if (e.isFile() && e.name.endsWith(".ts")) out.push(rel);
+      else if (e.isFile() && /\.c?ts$/.test(e.name)) out.push(rel);
     }
   };
   for (const f of FLOORS) walk(f);
@@ -32,7 +32,7 @@ function imports(mod: string): string[] {
       if (seg === "..") parts.pop();
       else if (seg !== ".") parts.push(seg);
     }
-    return parts.join("/").replace(/\.js$/, ".ts");
+    return parts.join("/").replace(/\.(c?)js$/, ".$1ts");
   });
 }
 
@@ -96,7 +96,7 @@ describe("architecture", () => {
   it("docs/architecture.md names every module, and only modules that exist", () => {
     const doc = readFileSync(join(REPO, "docs", "architecture.md"), "utf8");
     const named = new Set(
-      [...doc.matchAll(/`((?:spec|kernel|checker|generator|cli)\/[\w/-]+\.ts)`/g)].map((m) => m[1]),
+      [...doc.matchAll(/`((?:spec|kernel|checker|generator|cli)\/[\w/-]+\.c?ts)`/g)].map((m) => m[1]),
     );
     expect(all.filter((m) => !named.has(m))).toEqual([]);
     expect([...named].filter((m) => !all.includes(m))).toEqual([]);

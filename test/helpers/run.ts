@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 
 export const REPO = join(import.meta.dirname, "..", "..");
-export const BIN = join(REPO, "bin", "kspec.js");
+export const BIN = join(REPO, "bin", "kspec.cjs");
 
 export interface Run {
   code: number;
