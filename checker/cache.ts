@@ -6,12 +6,12 @@
 // from git are content-addressed: an extraction is kept with the object ids of what it read.
 
 import { createHash } from "node:crypto";
-import { createRequire } from "node:module";
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { recordReads, type KernelTree } from "../kernel/tree.js";
 import { readBounded, writeAtomic } from "../spec/files.js";
+import { requirePackage } from "../spec/packages.js";
 import { BUILD_ID } from "../spec/root.js";
 
 /** What the cache did in this process (KSPEC_STATS prints it). */
@@ -36,8 +36,7 @@ let build: string | undefined | null = null;
 function buildId(): string | undefined {
   if (build === null) {
     try {
-      const require = createRequire(import.meta.url);
-      const versions = PARSERS.map((p) => (require(`${p}/package.json`) as { version: string }).version);
+      const versions = PARSERS.map((p) => requirePackage<{ version: string }>(`${p}/package.json`).version);
       build = [readFileSync(BUILD_ID, "utf8").trim(), ...versions].join(" ");
     } catch {
       build = undefined;

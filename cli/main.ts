@@ -28,6 +28,9 @@ const LOADERS: Readonly<Record<string, () => Promise<Command>>> = {
   init: async () => (await import("./commands/init.js")).init,
 };
 
+/** For the installed command's launcher (cli/launch.cts), which loads packages with a code cache. */
+export { setPackageLoader } from "../spec/packages.js";
+
 export const COMMAND_NAMES: readonly string[] = Object.keys(LOADERS);
 
 /** Every command (for --help and documentation). */

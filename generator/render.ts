@@ -3,12 +3,11 @@
 
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { createRequire } from "node:module";
 import type HandlebarsType from "handlebars";
+import { requirePackage } from "../spec/packages.js";
 import { ROOT } from "../spec/root.js";
 
-// require, not import: importing a CommonJS package makes Node lex all of it for named exports.
-const Handlebars = createRequire(import.meta.url)("handlebars") as typeof HandlebarsType;
+const Handlebars = requirePackage<typeof HandlebarsType>("handlebars");
 const TEMPLATE_DIR = join(ROOT, "templates");
 const hb = Handlebars.create();
 const compiled = new Map<string, HandlebarsTemplateDelegate>();

@@ -1,22 +1,17 @@
 // Parse stage: tree-sitter-c over kernel sources — whole files or one byte range of a file — with per-text
 // caching and helpers for locations and errors.
 
-import { createRequire } from "node:module";
 import type ParserType from "tree-sitter";
-
-// require, not import: importing these CommonJS packages makes Node lex every module they require for named
-// exports, which costs about 50 ms at each start (as for @babel/parser in spec/load.ts).
-const require = createRequire(import.meta.url);
-const Parser = require("tree-sitter") as typeof ParserType;
-const C = require("tree-sitter-c") as unknown;
+import { requirePackage } from "../spec/packages.js";
 
 export type SyntaxNode = ParserType.SyntaxNode;
 
 let theParser: ParserType | undefined;
 function parser(): ParserType {
   if (!theParser) {
+    const Parser = requirePackage<typeof ParserType>("tree-sitter");
     theParser = new Parser();
-    theParser.setLanguage(C as ParserType.Language);
+    theParser.setLanguage(requirePackage<ParserType.Language>("tree-sitter-c"));
   }
   return theParser;
 }

@@ -129,6 +129,7 @@ const commands: { name: string; args: string[]; goal: number; stats?: boolean }[
     name: "check (a policy file of the user's)",
     args: ["check", "--kernel", dir612, "--policy", userPolicy],
     goal: 0.3,
+    stats: true,
   },
   {
     name: `verify-patch (the ${series.length}-patch series)`,
@@ -157,13 +158,14 @@ const spatch = spatchOk ? timings.shift() : undefined;
 const ratio = (t: Timing) => (spatch ? `${(t.median / spatch.median).toFixed(2)}x` : "-");
 const header = ["command", "cold", "ratio", "warm", "ratio", "goal (cold)"];
 const table: string[][] = [];
-let parsed: string[] = [];
-let codeCache = "";
+const parsed = new Set<string>();
+const codeCaches = new Map<string, string>();
 commands.forEach((c, i) => {
   const [cold, warm] = [timings[2 * i], timings[2 * i + 1]];
   if (c.stats) {
-    parsed = JSON.parse(/kspec-stats (.*)/.exec(cold.stderr)![1]).parsed;
-    codeCache = JSON.parse(/kspec-launch (.*)/.exec(cold.stderr)![1]).codeCache;
+    for (const f of JSON.parse(/kspec-stats (.*)/.exec(cold.stderr)![1]).parsed as string[]) parsed.add(f);
+    for (const [k, v] of Object.entries(JSON.parse(/kspec-launch (.*)/.exec(cold.stderr)![1])))
+      codeCaches.set(k, v as string);
   }
   table.push([
     c.name,
@@ -215,9 +217,11 @@ rmSync(work, { recursive: true, force: true });
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
 const line = (r: string[]) =>
   "  " + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-console.log(`files tree-sitter parsed whole during check: ${parsed.join(", ") || "none (only byte ranges)"}`);
-// The build's V8 code cache (cli/launch.cts): "used" unless this Node's V8 or flags differ from the build's.
-console.log(`V8 code cache of the bundle: ${codeCache}\n`);
+console.log(
+  `files tree-sitter parsed whole during check: ${[...parsed].join(", ") || "none (only byte ranges)"}`,
+);
+// The build's V8 code caches (cli/launch.cts): "used" unless this Node's V8 or flags differ from the build's.
+console.log(`V8 code caches: ${[...codeCaches].map(([k, v]) => `${k} ${v}`).join(", ")}\n`);
 console.log(line(header));
 for (const r of table) console.log(line(r));
 

@@ -1,5 +1,5 @@
-// Build stage: trains the V8 code cache of the bundle (dist/kspec.cjs.v8cache, read by cli/launch.cts). The bundle
-// is loaded as the installed command loads it and runs check on a small tree written here, once with a built-in
+// Build stage: trains the V8 code caches of the bundle (dist/kspec.cjs.v8cache) and of @babel/parser
+// (dist/babel-parser.v8cache), which cli/launch.cts reads. The bundle is loaded as the installed command loads it and runs check on a small tree written here, once with a built-in
 // policy and once with a policy file of the user's own; V8 then serializes every function those runs compiled, so
 // that a user's first check (and the functions other commands share with it) starts from bytecode. A cache is
 // only ever a start: V8 compiles what it lacks, and rejects it under another V8 or other flags.
@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { writeFileAtomic, type Io } from "../cli/io.js";
-import { CODE_CACHE, launch } from "../cli/launch.cjs";
+import { launch } from "../cli/launch.cjs";
 import { POLICY_DIR, ROOT } from "../spec/root.js";
 
 /**
@@ -59,7 +59,7 @@ try {
   );
   // The runs keep their results in a cache of their own (its code is trained too), never in the user's.
   process.env.KSPEC_CACHE = join(work, "cache");
-  const { main, script } = launch();
+  const { main, compiled } = launch();
   let err = "";
   const io: Io = {
     out: () => {},
@@ -73,8 +73,9 @@ try {
     // The training must run what users run: a check that fails here trains the wrong functions.
     if (code !== 0) throw new Error(`code cache: check --policy ${p} exited ${code}: ${err}`);
   }
-  const id = readFileSync(join(ROOT, "dist", "build-id"));
-  writeFileAtomic(CODE_CACHE, Buffer.concat([id, script.createCachedData()]));
+  // The bundle's, and @babel/parser's (the user's policy file loaded it).
+  for (const c of compiled)
+    writeFileAtomic(c.cacheFile, Buffer.concat([c.identity, c.script.createCachedData()]));
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

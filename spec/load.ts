@@ -2,13 +2,13 @@
 // its default export read as a literal — never executed, so a policy file from a patch or a colleague is only ever data.
 
 import { createHash } from "node:crypto";
-import { createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
 import { relative, isAbsolute } from "node:path";
 import { ROOT, SPEC_CACHE } from "./root.js";
 import type { Loc } from "./ir.js";
 import { SpecError, type SpecProblem } from "./errors.js";
 import { readBounded, TooLarge } from "./files.js";
+import { requirePackage } from "./packages.js";
 
 export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 export type Path = readonly (string | number)[];
@@ -140,8 +140,7 @@ export async function parseSpecText(
   text: string,
   shown: string,
 ): Promise<LoadedFile & { locs: Map<string, Loc> }> {
-  // require, not import(): importing a CommonJS package makes Node lex all of it for named exports (~40 ms).
-  const { parse } = createRequire(import.meta.url)("@babel/parser") as typeof import("@babel/parser");
+  const { parse } = requirePackage<typeof import("@babel/parser")>("@babel/parser");
   const at = (n: BNode | undefined) => locAt(shown, n);
   const syntaxError = (message: string, line: number, column: number): SpecProblem => ({
     kind: "syntax",
@@ -328,9 +327,7 @@ export function parseJsonText(text: string, shown: string): { value: Json; locOf
       },
     ]);
   }
-  const { parseExpression } = createRequire(import.meta.url)(
-    "@babel/parser",
-  ) as typeof import("@babel/parser");
+  const { parseExpression } = requirePackage<typeof import("@babel/parser")>("@babel/parser");
   const expr = parseExpression(text, { createParenthesizedExpressions: true }) as unknown as BNode;
   const r = literalOf(expr, text, shown);
   return { value: r.value, locOf: r.locOf };

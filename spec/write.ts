@@ -1,9 +1,9 @@
 // Write stage: a policy IR written back as a policy file — built as text, laid out by prettier, one
 // comment per rule saying where in the C it came from. The inverse of load.ts + validate.ts.
 
-import { createRequire } from "node:module";
 import { dirname, isAbsolute, relative } from "node:path";
 import type { Outcome, Policy, Rule } from "./ir.js";
+import { requirePackage } from "./packages.js";
 import { typeName, TYPE_CODE } from "./memtypes.js";
 
 export interface WriteOptions {
@@ -61,7 +61,7 @@ function build(p: Policy, o: WriteOptions): string {
 }
 
 export async function policyFileText(p: Policy, o: WriteOptions): Promise<string> {
-  // require, not import(): the command runs from a bundle compiled by vm (cli/launch.cts), which cannot import().
-  const prettier = createRequire(import.meta.url)("prettier") as typeof import("prettier");
+  // Not import(): the command runs from a bundle compiled by vm (cli/launch.cts), which cannot import().
+  const prettier = requirePackage<typeof import("prettier")>("prettier");
   return prettier.format(build(p, o), { parser: "typescript", printWidth: 110, trailingComma: "all" });
 }

@@ -1,0 +1,20 @@
+// Load stage (packages): every npm package kspec loads at run time (@babel/parser, tree-sitter and its C grammar,
+// handlebars, prettier) is loaded through requirePackage, when a run first needs it. require, not import: importing
+// a CommonJS package makes Node lex all of it for its named exports (~40 ms for @babel/parser, ~50 ms for
+// tree-sitter). The installed command puts its own loader here (cli/launch.cts), which gives V8 a code cache.
+
+import { createRequire } from "node:module";
+
+/** Loads a package (or a file of one, such as its package.json) by the name kspec's own code would require. */
+export type PackageLoader = (id: string) => unknown;
+
+let loader: PackageLoader = createRequire(import.meta.url);
+
+export function requirePackage<T>(id: string): T {
+  return loader(id) as T;
+}
+
+/** Set once, before a command runs: later loads go through `l`. */
+export function setPackageLoader(l: PackageLoader): void {
+  loader = l;
+}
