@@ -1,5 +1,5 @@
-// Build stage: trains the V8 code caches of the bundle (dist/kspec.cjs.v8cache) and of @babel/parser
-// (dist/babel-parser.v8cache), which cli/launch.cts reads. The bundle is loaded as the installed command loads it and runs check on a small tree written here, once with a built-in
+// Build stage: trains the V8 code caches of the bundle (dist/kspec.cjs.v8cache) and of the packages cli/launch.cts
+// loads with one (tree-sitter, @babel/parser), which it reads. The bundle is loaded as the installed command loads it and runs check on a small tree written here, once with a built-in
 // policy and once with a policy file of the user's own; V8 then serializes every function those runs compiled, so
 // that a user's first check (and the functions other commands share with it) starts from bytecode. A cache is
 // only ever a start: V8 compiles what it lacks, and rejects it under another V8 or other flags.
@@ -73,7 +73,7 @@ try {
     // The training must run what users run: a check that fails here trains the wrong functions.
     if (code !== 0) throw new Error(`code cache: check --policy ${p} exited ${code}: ${err}`);
   }
-  // The bundle's, and @babel/parser's (the user's policy file loaded it).
+  // The bundle's, tree-sitter's, and @babel/parser's (the user's policy file loaded it).
   for (const c of compiled)
     writeFileAtomic(c.cacheFile, Buffer.concat([c.identity, c.script.createCachedData()]));
 } finally {

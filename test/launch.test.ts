@@ -1,4 +1,4 @@
-// Tests of how the installed command starts (cli/launch.cts): the bundle and @babel/parser run with the V8 code
+// Tests of how the installed command starts (cli/launch.cts): the bundle, tree-sitter and @babel/parser run with the V8 code
 // caches the build trained; a cache made from another build or another file is never handed to V8, even at the
 // same length (V8 would take it); a cache V8 rejects (other flags) costs only time. Each time, the same output.
 
@@ -53,13 +53,13 @@ describe("the launcher's code caches", () => {
   it("the build trained both caches, and a run uses them", () => {
     const r = run(REPO, userCheck);
     expect(r.code).toBe(0);
-    expect(r.caches).toEqual({ "kspec.cjs": "used", "@babel/parser": "used" });
-    expect(run(REPO, check).caches).toEqual({ "kspec.cjs": "used" });
+    expect(r.caches).toEqual({ "kspec.cjs": "used", "tree-sitter": "used", "@babel/parser": "used" });
+    expect(run(REPO, check).caches).toEqual({ "kspec.cjs": "used", "tree-sitter": "used" });
   });
 
   it("a cache made for another build or another file, of the same length, is not given to V8", () => {
     const want = run(REPO, userCheck).stdout;
-    for (const name of ["kspec.cjs.v8cache", "babel-parser.v8cache"]) {
+    for (const name of ["kspec.cjs.v8cache", "tree-sitter.v8cache", "babel-parser.v8cache"]) {
       const file = join(copy, "dist", name);
       const b = readFileSync(file);
       // The identity line (build id or hash) changed in one digit: same length, same V8 data.
@@ -67,7 +67,7 @@ describe("the launcher's code caches", () => {
       writeFileSync(file, b);
     }
     const r = run(copy, userCheck);
-    expect(r.caches).toEqual({ "kspec.cjs": "none", "@babel/parser": "none" });
+    expect(r.caches).toEqual({ "kspec.cjs": "none", "tree-sitter": "none", "@babel/parser": "none" });
     expect(r.stdout).toBe(want);
     expect(r.code).toBe(0);
   });
@@ -75,7 +75,7 @@ describe("the launcher's code caches", () => {
   it("a cache V8 rejects (other flags than the build's) only costs time", () => {
     const want = run(REPO, check).stdout;
     const r = run(REPO, check, ["--no-opt"]);
-    expect(r.caches).toEqual({ "kspec.cjs": "rejected" });
+    expect(r.caches).toEqual({ "kspec.cjs": "rejected", "tree-sitter": "rejected" });
     expect(r.stdout).toBe(want);
   });
 });
