@@ -1,8 +1,9 @@
 // Build stage: trains the V8 code caches of the bundle (dist/kspec.cjs.v8cache) and of the packages cli/launch.cts
-// loads with one (tree-sitter, @babel/parser), which it reads. The bundle is loaded as the installed command loads it and runs check on a small tree written here, once with a built-in
-// policy and once with a policy file of the user's own; V8 then serializes every function those runs compiled, so
-// that a user's first check (and the functions other commands share with it) starts from bytecode. A cache is
-// only ever a start: V8 compiles what it lacks, and rejects it under another V8 or other flags.
+// loads with one (tree-sitter, @babel/parser). The bundle is loaded as the installed command loads it and runs
+// check on a small tree written here, once with a built-in policy and once with a policy file of the user's own;
+// V8 then serializes every function those runs compiled, so that a user's first check (and the functions other
+// commands share with it) starts from bytecode. A cache is only ever a start: V8 compiles what it lacks, and
+// rejects it under another V8 or other flags.
 
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
