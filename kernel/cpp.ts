@@ -154,8 +154,11 @@ type QuickIncludes = { path: string; quoted: boolean; index: number }[];
 /** Kept with the file's bytes (the same Buffer in every state of a tree that has not changed the file). */
 const quickScans = new WeakMap<Buffer, QuickIncludes>();
 const fullScans = new PerText<Scan>();
-/** Per header's bytes, the definitions of each name looked up so far, by path and name. */
-const definesByName = new WeakMap<Buffer, Map<string, MacroDef[]>>();
+/**
+ * Per header's bytes, the definitions of each name looked up so far, with the path they were found at (the same
+ * bytes at another path, a renamed header or a copy, define at that path: looked up again there).
+ */
+const definesByName = new WeakMap<Buffer, Map<string, { file: string; defs: MacroDef[] }>>();
 
 const SPACE = (c: number) => c === 32 || c === 9;
 const INCLUDE = Buffer.from("include");
@@ -428,14 +431,11 @@ export class Preprocessor {
     for (const [f, bytes] of this.closureBytes()) {
       let names = definesByName.get(bytes);
       if (!names) definesByName.set(bytes, (names = new Map()));
-      // By path too: the same bytes at another path (a renamed header, a copy) define at that path.
-      const key = `${f}\0${name}`;
-      let defs = names.get(key);
-      if (!defs) {
-        defs = macroDefinitionsIn(this.tree, f, bytes, name);
-        names.set(key, defs);
-      }
-      for (const d of defs) {
+      // Keyed by name alone, the path compared: a key made of both cost a string per header and name (~2 ms).
+      let kept = names.get(name);
+      if (kept?.file !== f)
+        names.set(name, (kept = { file: f, defs: macroDefinitionsIn(this.tree, f, bytes, name) }));
+      for (const d of kept.defs) {
         const key = `${d.params ? `(${d.params.join(",")})` : ""}${d.body.replace(/\s+/g, " ")}`;
         if (!byBody.has(key)) byBody.set(key, d);
       }
