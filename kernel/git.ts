@@ -5,11 +5,11 @@
 // would have them: symlinks inside the tree followed, those leaving it refused; a file over the size limit is
 // never read.
 
-import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, openSync, readSync, realpathSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix, resolve } from "node:path";
 import { InputError } from "../spec/errors.js";
+import { childProcess } from "../spec/packages.js";
 import {
   KernelTree,
   MAX_TREE_FILE,
@@ -30,7 +30,7 @@ class GitFailed extends InputError {}
 /** Runs git in a repository; its first error line becomes an InputError. */
 export function git(repo: string, args: readonly string[], input?: string): string {
   try {
-    return execFileSync("git", ["-C", repo, ...args], {
+    return childProcess().execFileSync("git", ["-C", repo, ...args], {
       encoding: "utf8",
       input,
       maxBuffer: 1 << 30,
@@ -88,10 +88,10 @@ class CatFile {
     const inP = join(dir, "in");
     const outP = join(dir, "out");
     try {
-      execFileSync("mkfifo", ["-m", "600", inP, outP]);
+      childProcess().execFileSync("mkfifo", ["-m", "600", inP, outP]);
       // The shell opens the pipes before it runs git: if git cannot start, both ends still open and then close,
       // and a read here ends instead of waiting forever.
-      const child = spawn(
+      const child = childProcess().spawn(
         "sh",
         ["-c", 'exec git --git-dir="$0" cat-file --batch-command <"$1" >"$2"', gitDir, inP, outP],
         { stdio: ["ignore", "ignore", "ignore"], env: { ...process.env, GIT_OPTIONAL_LOCKS: "0" } },

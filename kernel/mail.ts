@@ -4,10 +4,10 @@
 // CRLF line ends), or a plain `diff -u`, quilt patch or the output of `git mailinfo`. git mailsplit and mailinfo
 // do the mail parsing; replies and cover letters are skipped. Nothing is written but a temporary directory.
 
-import { execFile } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../spec/errors.js";
+import { childProcess } from "../spec/packages.js";
 import { readBounded, tempDir, trackHelper } from "../spec/files.js";
 
 /** Larger inputs are refused: a KVM series is a few hundred kilobytes; this bounds memory and time. */
@@ -56,7 +56,7 @@ function prefixOf(subject: string): { rest: string; version: number; number?: Ma
 /** Git's mail tools, run asynchronously so that an interrupt can remove the temporary directory meanwhile. */
 function run(cmd: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile(
+    const child = childProcess().execFile(
       cmd,
       args,
       { encoding: "utf8", maxBuffer: 4 * MAX_INPUT_BYTES },

@@ -2,12 +2,12 @@
 // (patches are applied there, never on disk). Paths are tree-relative and may not leave the tree: not by `..`,
 // and not through a symlinked component whose real path lies outside the tree's root.
 
-import { execFileSync } from "node:child_process";
 import { lstatSync, readdirSync, realpathSync, statSync, type Dirent, type Stats } from "node:fs";
 import { basename, dirname, posix, resolve } from "node:path";
 import { InputError } from "../spec/errors.js";
 import { didYouMean } from "../spec/suggest.js";
 import { readFileBounded, TooLarge } from "../spec/files.js";
+import { childProcess } from "../spec/packages.js";
 
 /** A normalized tree-relative path, or an error for anything that could leave the tree. */
 export function safeRel(p: string): string {
@@ -562,7 +562,7 @@ export class KernelTree {
     // A tree read from a commit is that commit.
     if (this.source.commit) return this.source.commit;
     const git = (...args: string[]) =>
-      execFileSync("git", ["-C", this.root, ...args], {
+      childProcess().execFileSync("git", ["-C", this.root, ...args], {
         encoding: "utf8",
         stdio: ["ignore", "pipe", "ignore"],
       }).trim();
@@ -580,7 +580,7 @@ export class KernelTree {
     const get = (k: string) => {
       try {
         const where = this.source.gitDir ? ["--git-dir", this.source.gitDir] : ["-C", this.root];
-        return execFileSync("git", [...where, "config", "--get", k], {
+        return childProcess().execFileSync("git", [...where, "config", "--get", k], {
           encoding: "utf8",
           stdio: ["ignore", "pipe", "ignore"],
         }).trim();

@@ -1,5 +1,5 @@
-// Build stage: reads every built-in policy, proposal and flag spec once and stores what was read (keyed by the
-// file's SHA-256) in dist/spec-cache.json, so that commands need not parse them again.
+// Build stage: reads every built-in policy, proposal and flag spec once and stores what was read (with the file's
+// text, which a run compares) in dist/spec-cache.json, so that commands need not parse them again.
 
 import { createHash } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";

@@ -3,7 +3,6 @@
 // directory upwards, or named with --config; the old kspec.sync.json (pairs only) is still read. Every problem
 // has file:line:col. The config in use is one per process (useConfig), asked by the loaders and the binder.
 
-import { createHash } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { InputError, SpecError, type SpecProblem } from "./errors.js";
@@ -47,7 +46,10 @@ export interface Config {
   /** Extra shapes of built-in inputs, by input name. */
   spellings: Map<string, Shape[]>;
   pairs: SyncPair[];
-  /** What in the config changes how C is read (inputs, spellings): part of the cache key of extractions. */
+  /**
+   * What in the config changes how C is read (inputs, spellings), as JSON: part of the cache key of extractions
+   * (whole, not hashed: the key is compared whole, and a hash would load node:crypto).
+   */
   fingerprint: string;
 }
 
@@ -202,15 +204,10 @@ export function loadConfig(file: string, builtinInput: (name: string) => boolean
   }
 
   if (problems.length) throw new SpecError(problems);
-  config.fingerprint = createHash("sha256")
-    .update(
-      JSON.stringify([
-        config.inputs.map((i) => [i.name, i.shapes.map((s) => s.text)]),
-        [...config.spellings].map(([k, v]) => [k, v.map((s) => s.text)]),
-      ]),
-    )
-    .digest("hex")
-    .slice(0, 16);
+  config.fingerprint = JSON.stringify([
+    config.inputs.map((i) => [i.name, i.shapes.map((s) => s.text)]),
+    [...config.spellings].map(([k, v]) => [k, v.map((s) => s.text)]),
+  ]);
   return config;
 }
 

@@ -1,7 +1,6 @@
 // Load stage: reading a policy, proposal or flag file. The file is parsed (@babel/parser, TypeScript syntax) and
 // its default export read as a literal — never executed, so a policy file from a patch or a colleague is only ever data.
 
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { relative, isAbsolute } from "node:path";
 import { ROOT, SPEC_CACHE } from "./root.js";
@@ -50,17 +49,14 @@ export async function loadSpecFile(file: string): Promise<LoadedFile> {
 }
 
 export interface CacheEntry {
-  sha256: string;
+  /** The file's text when it was read: the entry is used only for the same text (a hash would load node:crypto). */
+  text: string;
   kind: SpecKind;
   value: Json;
   locs: [string, number, number][];
 }
 
 let cache: Record<string, CacheEntry> | undefined;
-
-export function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
 
 /** A built-in file as read at build time, if its text is still the same. */
 function fromCache(file: string, text: string, shown: string): LoadedFile | undefined {
@@ -76,7 +72,7 @@ function fromCache(file: string, text: string, shown: string): LoadedFile | unde
     }
   }
   const e = cache[rel];
-  if (!e || e.sha256 !== sha256(text)) return undefined;
+  if (!e || e.text !== text) return undefined;
   const locs = new Map(e.locs.map(([k, line, col]) => [k, { file: shown, line, col }]));
   return {
     kind: e.kind,
@@ -88,7 +84,7 @@ function fromCache(file: string, text: string, shown: string): LoadedFile | unde
 
 export function toCacheEntry(text: string, f: LoadedFile & { locs: Map<string, Loc> }): CacheEntry {
   return {
-    sha256: sha256(text),
+    text,
     kind: f.kind,
     value: f.value,
     locs: [...f.locs].map(([k, l]) => [k, l.line, l.col]),

@@ -62,7 +62,8 @@ describe("the launcher's code caches", () => {
     for (const name of ["kspec.cjs.v8cache", "tree-sitter.v8cache", "babel-parser.v8cache"]) {
       const file = join(copy, "dist", name);
       const b = readFileSync(file);
-      // The identity line (build id or hash) changed in one digit: same length, same V8 data.
+      // What names the source (the build id; a package's file itself) changed in its first byte: same length,
+      // same V8 data.
       b[0] = b[0] === 0x30 ? 0x31 : 0x30;
       writeFileSync(file, b);
     }
