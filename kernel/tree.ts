@@ -562,10 +562,12 @@ export class KernelTree {
     // A tree read from a commit is that commit.
     if (this.source.commit) return this.source.commit;
     const git = (...args: string[]) =>
-      childProcess().execFileSync("git", ["-C", this.root, ...args], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "ignore"],
-      }).trim();
+      childProcess()
+        .execFileSync("git", ["-C", this.root, ...args], {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "ignore"],
+        })
+        .trim();
     try {
       if (realpathSync(git("rev-parse", "--show-toplevel")) !== this.realRoot) return undefined;
       if (git("status", "--porcelain", "--untracked-files=no") !== "") return undefined;
@@ -580,10 +582,12 @@ export class KernelTree {
     const get = (k: string) => {
       try {
         const where = this.source.gitDir ? ["--git-dir", this.source.gitDir] : ["-C", this.root];
-        return childProcess().execFileSync("git", [...where, "config", "--get", k], {
-          encoding: "utf8",
-          stdio: ["ignore", "pipe", "ignore"],
-        }).trim();
+        return childProcess()
+          .execFileSync("git", [...where, "config", "--get", k], {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "ignore"],
+          })
+          .trim();
       } catch {
         return "";
       }
