@@ -194,9 +194,16 @@ export function definitionsIn(text: string, name: string): Definition[] {
 /** The definitions of a function in one file of a tree: the question "fn:NAME" of that file (see Uses). */
 export function functionsIn(tree: KernelTree, file: string, name: string): Definition[] {
   use(file, Q.fn(name));
+  // Most files asked (every .c and .h under arch/x86/kvm, to be sure there is one definition) never mention the
+  // name: searched as bytes, they are not decoded into strings (~150 files, ~7 ms of a check). An ASCII name is
+  // found in UTF-8 bytes exactly where it is in the text.
+  const bytes = asking(() => tree.bytes(file));
+  if (!bytes || (ASCII_NAME.test(name) && !bytes.includes(name))) return [];
   const text = asking(() => tree.read(file));
   return text ? definitionsIn(text, name) : [];
 }
+
+const ASCII_NAME = /^[\x00-\x7f]*$/;
 
 /**
  * The smallest node at a string index of a file: from a parse of the top-level item around it where the scan is
