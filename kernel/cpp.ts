@@ -156,9 +156,10 @@ const quickScans = new WeakMap<Buffer, QuickIncludes>();
 const fullScans = new PerText<Scan>();
 /**
  * Per header's bytes, the definitions of each name looked up so far, with the path they were found at (the same
- * bytes at another path, a renamed header or a copy, define at that path: looked up again there).
+ * bytes at another path, a renamed header or a copy, define at that path: looked up again there). None at all is
+ * null, whatever the path.
  */
-const definesByName = new WeakMap<Buffer, Map<string, { file: string; defs: MacroDef[] }>>();
+const definesByName = new WeakMap<Buffer, Map<string, { file: string; defs: readonly MacroDef[] } | null>>();
 
 const SPACE = (c: number) => c === 32 || c === 9;
 const INCLUDE = Buffer.from("include");
@@ -238,9 +239,17 @@ function scanOf(tree: KernelTree, file: string): Scan {
 }
 
 /** The #defines of `name` in one file of a tree (its `bytes`): the careful scan only where the fast one may find one. */
-export function macroDefinitionsIn(tree: KernelTree, file: string, bytes: Buffer, name: string): MacroDef[] {
-  return mayDefine(bytes, name) ? scanOf(tree, file).defines.filter((d) => d.name === name) : [];
+export function macroDefinitionsIn(
+  tree: KernelTree,
+  file: string,
+  bytes: Buffer,
+  name: string,
+): readonly MacroDef[] {
+  return mayDefine(bytes, name) ? scanOf(tree, file).defines.filter((d) => d.name === name) : NO_DEFS;
 }
+
+/** What nearly every header defines of a name looked up: kept once, not as a new array per header and name. */
+const NO_DEFS: readonly MacroDef[] = Object.freeze([]);
 
 export class Preprocessor {
   private memo?: Closure;
@@ -428,13 +437,20 @@ export class Preprocessor {
 
   private definitionsOf(name: string): MacroDef[] {
     const byBody = new Map<string, MacroDef>();
-    for (const [f, bytes] of this.closureBytes()) {
+    // An index loop: a thousand headers times a few names, and no iterator objects for the collector.
+    const all = this.closureBytes();
+    for (let i = 0; i < all.length; i++) {
+      const f = all[i][0];
+      const bytes = all[i][1];
       let names = definesByName.get(bytes);
       if (!names) definesByName.set(bytes, (names = new Map()));
       // Keyed by name alone, the path compared: a key made of both cost a string per header and name (~2 ms).
       let kept = names.get(name);
-      if (kept?.file !== f)
-        names.set(name, (kept = { file: f, defs: macroDefinitionsIn(this.tree, f, bytes, name) }));
+      if (kept === undefined || (kept !== null && kept.file !== f)) {
+        const defs = macroDefinitionsIn(this.tree, f, bytes, name);
+        names.set(name, (kept = defs.length ? { file: f, defs } : null));
+      }
+      if (kept === null) continue;
       for (const d of kept.defs) {
         const key = `${d.params ? `(${d.params.join(",")})` : ""}${d.body.replace(/\s+/g, " ")}`;
         if (!byBody.has(key)) byBody.set(key, d);

@@ -13,7 +13,7 @@ import { ROOT } from "../spec/root.js";
 import { scalingRun } from "./bench-scaling.js";
 import { buildHistory, extendHistory } from "./history.js";
 
-const RUNS = Number(process.env.KSPEC_BENCH_RUNS ?? 7);
+const RUNS = Number(process.env.KSPEC_BENCH_RUNS ?? 15);
 
 function tree(v: string): string {
   return execFileSync("bash", [join(ROOT, "scripts", "kernel-trees.sh"), v], { encoding: "utf8" })
@@ -52,7 +52,9 @@ function runOnce(t: Task, cache: string): { dt: number; stderr: string; stdout: 
 
 /**
  * Wall-clock seconds of each task, `RUNS` times, in rounds: each round runs every task once, so that a slow
- * moment of the machine weighs on all of them alike, the yardstick included. Median and minimum per task.
+ * moment of the machine weighs on all of them alike, the yardstick included. Each round starts one task further
+ * on, so that no task always runs right after the same one (the yardstick's 800 ms of CPU, say). Median and
+ * minimum per task.
  */
 function timeAll(tasks: readonly Task[]): Timing[] {
   const samples = tasks.map(() => [] as number[]);
@@ -60,7 +62,9 @@ function timeAll(tasks: readonly Task[]): Timing[] {
   const shared = tasks.map(() => mkdtempSync(join(tmpdir(), "kspec-bench-cache-")));
   tasks.forEach((t, i) => t.cache === "warm" && runOnce(t, shared[i]));
   for (let r = 0; r < RUNS; r++) {
-    tasks.forEach((t, i) => {
+    tasks.forEach((_, k) => {
+      const i = (k + r) % tasks.length;
+      const t = tasks[i];
       const fresh = t.cache === "warm" ? shared[i] : mkdtempSync(join(tmpdir(), "kspec-bench-cache-"));
       const o = runOnce(t, fresh);
       samples[i].push(o.dt);
