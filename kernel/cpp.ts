@@ -178,7 +178,7 @@ function directiveAt(b: Buffer, i: number): boolean {
   return k < 0 || b[k] === 10;
 }
 
-const INCLUDE_OPERAND = /^include(?:_next)?[ \t]*(?:<([^>\n]+)>|"([^"\n]+)")/;
+const NEXT = Buffer.from("_next");
 
 /**
  * Every `#include` (and `#include_next`) of a file, whatever conditional surrounds it. Following an include the
@@ -189,11 +189,19 @@ export function quickIncludes(b: Buffer): QuickIncludes {
   let out = quickScans.get(b);
   if (out) return out;
   out = [];
+  // include or include_next, spaces or tabs, then <path> or "path" on the same line (read from the bytes: a line
+  // decoded and matched for each of a closure's ~3000 includes cost strings the collector then had to sweep).
   for (let i = b.indexOf(INCLUDE); i >= 0; i = b.indexOf(INCLUDE, i + 7)) {
     if (!directiveAt(b, i)) continue;
-    const eol = b.indexOf(10, i);
-    const m = INCLUDE_OPERAND.exec(b.toString("utf8", i, eol < 0 ? b.length : eol));
-    if (m) out.push({ path: (m[1] ?? m[2])!, quoted: m[2] !== undefined, index: i });
+    let k = i + 7;
+    if (b[k] === 95 /* _ */ && b.subarray(k, k + 5).equals(NEXT)) k += 5;
+    while (SPACE(b[k])) k++;
+    const close = b[k] === 60 /* < */ ? 62 /* > */ : b[k] === 34 /* " */ ? 34 : -1;
+    if (close < 0) continue;
+    let e = k + 1;
+    while (e < b.length && b[e] !== close && b[e] !== 10) e++;
+    if (e < b.length && b[e] === close && e > k + 1)
+      out.push({ path: b.toString("utf8", k + 1, e), quoted: close === 34, index: i });
   }
   quickScans.set(b, out);
   return out;
@@ -273,11 +281,12 @@ export class Preprocessor {
    * is kept for every state of the tree; a state whose overlay adds, replaces or deletes a candidate is asked
    * again.
    */
-  private resolveInclude(from: string, inc: { path: string; quoted: boolean }): Resolution {
-    const dir = inc.quoted ? posix.dirname(from) : "";
-    const key = `${dir}\0${inc.path}`;
-    const onDisk = this.tree.onDisk<Map<string, Resolution>>("includes", () => new Map());
-    let r = onDisk.get(key);
+  private resolveInclude(dir: string, inc: { path: string; quoted: boolean }): Resolution {
+    // By directory, then path: no key string made for each of the closure's ~3000 #include lines.
+    const onDisk = this.tree.onDisk<Map<string, Map<string, Resolution>>>("includes", () => new Map());
+    let inDir = onDisk.get(dir);
+    if (!inDir) onDisk.set(dir, (inDir = new Map()));
+    let r = inDir.get(inc.path);
     if (r === undefined) {
       // Most include paths have no . or .. segment, no // and no trailing /, and are not beside a top-level file
       // (dirname "."): normalizing them would change nothing. Any other is normalized, or the paths it probes
@@ -292,7 +301,7 @@ export class Preprocessor {
         candidates.push(plain ? generic : posix.normalize(generic));
       }
       r = firstCandidate(candidates, (p) => this.tree.diskEntry(p));
-      onDisk.set(key, r);
+      inDir.set(inc.path, r);
     }
     if (this.tree.hasOverlay && r.candidates.some((p) => this.tree.overlays(p)))
       return firstCandidate(r.candidates, (p) => this.tree.entry(p));
@@ -363,9 +372,11 @@ export class Preprocessor {
         continue;
       }
       yield { file: f, bytes };
+      // A quoted include is looked for beside the file first (`dir`: "" for an include in <>).
+      const here = posix.dirname(f);
       for (const inc of quickIncludes(bytes)) {
         const at = () => lineAt(bytes, inc.index);
-        const r = this.resolveInclude(f, inc);
+        const r = this.resolveInclude(inc.quoted ? here : "", inc);
         if (!resolved.has(r)) {
           resolved.add(r);
           for (const p of r.probed) deps.add(p);
