@@ -1,9 +1,20 @@
 // Command stage: output plumbing shared by the commands — streams, tables, JSON, atomic file writes.
 
-import { accessSync, constants, existsSync, readdirSync, realpathSync, rmSync, statSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  fstatSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { createRequire } from "node:module";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { InputError } from "../spec/errors.js";
-import { mkdirs, writeAtomic } from "../spec/files.js";
+import { mkdirs, pause, writeAtomic } from "../spec/files.js";
 
 export interface Io {
   out(text: string): void;
@@ -62,49 +73,73 @@ let progressShown = false;
  * A reader that goes away (`kspec eval | head -1`) is not an error: the rest of the output is dropped and the
  * process ends with the exit code its result has, never with a stack trace or a code that means "differs".
  */
-const gone = { stdout: false, stderr: false };
-function watch(name: keyof typeof gone, stream: NodeJS.WriteStream): void {
-  stream.on("error", (e: NodeJS.ErrnoException) => {
-    if (e.code !== "EPIPE") throw e;
-    gone[name] = true;
-  });
+const gone = { 1: false, 2: false };
+
+/**
+ * All of `text` on a descriptor, written before this returns. Not through process.stdout: creating that stream
+ * loads net (a pipe) or tty (~3 ms of every run), and a synchronous write leaves nothing to wait for at exit.
+ * EAGAIN: the descriptor is a non-blocking pipe whose reader is behind (wait for it); EPIPE: the reader is gone.
+ */
+function writeAll(fd: 1 | 2, text: string): void {
+  if (gone[fd]) return;
+  const b = Buffer.from(text, "utf8");
+  for (let off = 0; off < b.length;) {
+    try {
+      off += writeSync(fd, b, off, b.length - off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EAGAIN") pause(1);
+      else if (code === "EPIPE") {
+        gone[fd] = true;
+        return;
+      } else throw e;
+    }
+  }
 }
-let watching = false;
+
+const terminals = new Map<number, boolean>();
+/**
+ * Is the descriptor a terminal? A pipe or a file (output read by a tool, a CI log) is told apart by fstat, without
+ * loading node:tty, which loads net.
+ */
+function isTerminal(fd: 1 | 2): boolean {
+  let t = terminals.get(fd);
+  if (t === undefined) {
+    try {
+      t = fstatSync(fd).isCharacterDevice() && createRequire(import.meta.url)("node:tty").isatty(fd);
+    } catch {
+      t = false;
+    }
+    terminals.set(fd, t!);
+  }
+  return t!;
+}
 
 export const processIo: Io = {
   out: (t) => {
-    if (!watching) startWatching();
     processIo.done();
-    if (!gone.stdout) process.stdout.write(t);
+    writeAll(1, t);
   },
   err: (t) => {
-    if (!watching) startWatching();
     processIo.done();
-    if (!gone.stderr) process.stderr.write(t);
+    writeAll(2, t);
   },
-  paint: (tone, text) => (wantsColour(process.stdout) ? `${SGR[tone]}${text}\x1b[0m` : text),
+  paint: (tone, text) => (wantsColour({ isTTY: isTerminal(1) }) ? `${SGR[tone]}${text}\x1b[0m` : text),
   progress: (step) => {
-    if (!process.stderr.isTTY || performance.now() < PROGRESS_AFTER_MS || gone.stderr) return;
-    if (!watching) startWatching();
+    if (performance.now() < PROGRESS_AFTER_MS || !isTerminal(2) || gone[2]) return;
     const width = Math.max(20, (process.stderr.columns || 80) - 1);
-    process.stderr.write(`\r\x1b[K${`kspec: ${step}`.slice(0, width)}`);
+    writeAll(2, `\r\x1b[K${`kspec: ${step}`.slice(0, width)}`);
     progressShown = true;
   },
   done: () => {
     if (!progressShown) return;
     progressShown = false;
-    if (!gone.stderr) process.stderr.write("\r\x1b[K");
+    writeAll(2, "\r\x1b[K");
   },
 };
 
 /** The same streams without progress lines: for --json and --sarif runs, whose output tools read. */
 export const quiet = (io: Io): Io => ({ ...io, progress: () => {} });
-
-function startWatching(): void {
-  watching = true;
-  watch("stdout", process.stdout);
-  watch("stderr", process.stderr);
-}
 
 export { table } from "../spec/explain.js";
 

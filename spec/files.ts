@@ -40,8 +40,8 @@ export function formatBytes(n: number): string {
 
 const CHUNK = 1 << 16;
 
-/** Blocks the thread briefly: standard input may be a non-blocking pipe that has no data yet. */
-function pause(ms: number): void {
+/** Blocks the thread briefly: standard input or output may be a non-blocking pipe that is not ready yet. */
+export function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
