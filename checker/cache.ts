@@ -142,19 +142,27 @@ function fileName(s: string): string {
  */
 function watched(tree: KernelTree, paths: Iterable<string>): string[] {
   const deps = new Set<string>();
+  // A dangling symlink is watched itself: creating its target changes it, not its directory.
+  const there = (q: string) => {
+    const e = tree.diskEntry(q);
+    return e.kind !== "missing" || !!e.link;
+  };
+  // The directory watched for a missing path, by the path's directory: the thousands of include candidates that
+  // are not there lie in a few dozen directories.
+  const byDir = new Map<string, string>();
   for (const p of paths) {
-    if (p.endsWith("/")) {
+    if (p.endsWith("/") || there(p)) {
       deps.add(p);
       continue;
     }
-    let q = p;
-    // A dangling symlink is watched itself: creating its target changes it, not its directory.
-    while (q !== "") {
-      const e = tree.diskEntry(q);
-      if (e.kind !== "missing" || e.link) break;
-      q = q.slice(0, Math.max(0, q.lastIndexOf("/")));
+    const dir = p.slice(0, Math.max(0, p.lastIndexOf("/")));
+    let w = byDir.get(dir);
+    if (w === undefined) {
+      let q = dir;
+      while (q !== "" && !there(q)) q = q.slice(0, Math.max(0, q.lastIndexOf("/")));
+      byDir.set(dir, (w = `${q}/`));
     }
-    deps.add(q === p ? p : `${q}/`);
+    deps.add(w);
   }
   return [...deps];
 }
