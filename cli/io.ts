@@ -11,10 +11,10 @@ import {
   statSync,
   writeSync,
 } from "node:fs";
-import { createRequire } from "node:module";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { InputError } from "../spec/errors.js";
 import { mkdirs, pause, writeAtomic } from "../spec/files.js";
+import { tty } from "../spec/packages.js";
 
 export interface Io {
   out(text: string): void;
@@ -100,19 +100,19 @@ function writeAll(fd: 1 | 2, text: string): void {
 const terminals = new Map<number, boolean>();
 /**
  * Is the descriptor a terminal? A pipe or a file (output read by a tool, a CI log) is told apart by fstat, without
- * loading node:tty, which loads net.
+ * loading node:tty.
  */
 function isTerminal(fd: 1 | 2): boolean {
   let t = terminals.get(fd);
   if (t === undefined) {
     try {
-      t = fstatSync(fd).isCharacterDevice() && createRequire(import.meta.url)("node:tty").isatty(fd);
+      t = fstatSync(fd).isCharacterDevice() && tty().isatty(fd);
     } catch {
       t = false;
     }
-    terminals.set(fd, t!);
+    terminals.set(fd, t);
   }
-  return t!;
+  return t;
 }
 
 export const processIo: Io = {

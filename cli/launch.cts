@@ -15,8 +15,12 @@ interface Bundle {
 }
 
 const DIST = join(__dirname, "..");
-const BUNDLE = join(DIST, "kspec.cjs");
-/** Written by the build after the bundle (scripts/build-spec-cache.ts): a hash of the compiled code. */
+/** The bundle (made by scripts/bundle.ts, which takes its path from here). */
+export const BUNDLE = join(DIST, "kspec.cjs");
+/**
+ * Written by the build after the bundle (scripts/build-spec-cache.ts): a hash of the compiled code. spec/root.ts
+ * names it too; this CommonJS file cannot import that ES module (Node 20).
+ */
 const BUILD_ID = join(DIST, "build-id");
 
 /** Packages loaded with a code cache, and the name of their cache in dist/. */
@@ -32,6 +36,7 @@ export type CodeCacheUse = "used" | "rejected" | "none";
 export interface Compiled {
   /** The bundle ("kspec.cjs") or the package's name. */
   name: string;
+  file: string;
   script: vm.Script;
   cacheFile: string;
   identity: Buffer;
@@ -40,8 +45,6 @@ export interface Compiled {
 
 export interface Launched {
   main: typeof main;
-  /** Whether the bundle's code cache was used. */
-  codeCache: CodeCacheUse;
   /** What this launcher compiled so far: the bundle, and the cached packages a run loaded. */
   compiled: Compiled[];
 }
@@ -65,18 +68,18 @@ function compile(name: string, file: string, source: string, cacheFile: string, 
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
   const script = new vm.Script(wrapped, { filename: file, cachedData: data });
   const use = !data ? "none" : script.cachedDataRejected ? "rejected" : "used";
-  return { name, script, cacheFile, identity, use };
+  return { name, file, script, cacheFile, identity, use };
 }
 
 /** Runs a compiled CommonJS file as Node's loader would, and gives its exports. */
-function run(c: Compiled, file: string): unknown {
+function run(c: Compiled): unknown {
   const module = { exports: {} };
   (c.script.runInThisContext() as (...a: unknown[]) => void)(
     module.exports,
-    createRequire(file),
+    createRequire(c.file),
     module,
-    file,
-    dirname(file),
+    c.file,
+    dirname(c.file),
   );
   return module.exports;
 }
@@ -84,11 +87,11 @@ function run(c: Compiled, file: string): unknown {
 export function launch(): Launched {
   const buildId = readBuildId();
   const bundle = compile("kspec.cjs", BUNDLE, readFileSync(BUNDLE, "utf8"), `${BUNDLE}.v8cache`, buildId);
-  const exports = run(bundle, BUNDLE) as Bundle;
+  const bundled = run(bundle) as Bundle;
   const compiled = [bundle];
   const nodeRequire = createRequire(BUNDLE);
   const loaded = new Map<string, unknown>();
-  exports.setPackageLoader((id) => {
+  bundled.setPackageLoader((id) => {
     const cacheName = CACHED_PACKAGES[id];
     if (!cacheName) return nodeRequire(id);
     if (!loaded.has(id)) {
@@ -98,11 +101,11 @@ export function launch(): Launched {
       // comparing the bytes is exact and cheaper than a hash (node:crypto alone takes ~3 ms to load).
       const c = compile(id, file, source.toString("utf8"), join(DIST, cacheName), source);
       compiled.push(c);
-      loaded.set(id, run(c, file));
+      loaded.set(id, run(c));
     }
     return loaded.get(id);
   });
-  return { main: exports.main, codeCache: bundle.use, compiled };
+  return { main: bundled.main, compiled };
 }
 
 /** The build id and its newline; empty where there is none (then no cache of the bundle matches). */

@@ -6,12 +6,13 @@
 // Run with `npm run bench`; nothing here is asserted, only measured.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../spec/root.js";
 import { scalingRun } from "./bench-scaling.js";
 import { buildHistory, extendHistory } from "./history.js";
+import { writeUserPolicy } from "./user-policy.js";
 
 const RUNS = Number(process.env.KSPEC_BENCH_RUNS ?? 15);
 
@@ -106,16 +107,7 @@ const spatchTask: Task = {
   args: ["--sp-file", cocci, join(dir612, "arch/x86/kvm/vmx/vmx.c"), "--very-quiet"],
 };
 
-// A policy file of the user's own: the built-in 6.12 policy's text, outside kspec (read by the parser, not the
-// build-time cache).
-const userPolicy = join(work, "my-policy.ts");
-writeFileSync(
-  userPolicy,
-  readFileSync(join(ROOT, "spec", "policies", "linux-6.12.ts"), "utf8").replace(
-    /from "\.\.\/dsl\.js"/,
-    `from ${JSON.stringify(join(ROOT, "spec", "dsl.js"))}`,
-  ),
-);
+const userPolicy = writeUserPolicy(join(work, "my-policy.ts"));
 const seriesDir = join(ROOT, "out", "linux-6.12", "non-coherent-dma");
 const series = readdirSync(seriesDir)
   .filter((f) => /^\d{4}-/.test(f) && !f.startsWith("0000-"))

@@ -6,10 +6,10 @@
 
 import { buildSync } from "esbuild";
 import { join } from "node:path";
+import { BUNDLE } from "../cli/launch.cjs";
 import { ROOT } from "../spec/root.js";
 
-/** The bundle's path, next to the modules it is made of (so that the package root is found from it as from them). */
-export const BUNDLE = join(ROOT, "dist", "kspec.cjs");
+// The bundle lies next to the modules it is made of (dist/), so that the package root is found from it as from them.
 
 // import.meta.url is how a module finds the package root and requires CommonJS packages (tree-sitter, handlebars);
 // in the bundle every module is the bundle, so it is the bundle's own URL.

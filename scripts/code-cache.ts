@@ -5,12 +5,12 @@
 // commands share with it) starts from bytecode. A cache is only ever a start: V8 compiles what it lacks, and
 // rejects it under another V8 or other flags.
 
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { writeFileAtomic, type Io } from "../cli/io.js";
 import { launch } from "../cli/launch.cjs";
-import { POLICY_DIR, ROOT } from "../spec/root.js";
+import { writeUserPolicy } from "./user-policy.js";
 
 /**
  * A kernel tree of six files, in the shape check reads: the Makefile that marks a tree, vmx.c with the function
@@ -49,15 +49,7 @@ try {
     mkdirSync(dirname(join(tree, path)), { recursive: true });
     writeFileSync(join(tree, path), text);
   }
-  // A policy file outside kspec, read by the parser (as bench.ts's user policy is).
-  const policy = join(work, "my-policy.ts");
-  writeFileSync(
-    policy,
-    readFileSync(join(POLICY_DIR, "linux-6.12.ts"), "utf8").replace(
-      /from "\.\.\/dsl\.js"/,
-      `from ${JSON.stringify(join(ROOT, "spec", "dsl.js"))}`,
-    ),
-  );
+  const policy = writeUserPolicy(join(work, "my-policy.ts"));
   // The runs keep their results in a cache of their own (its code is trained too), never in the user's.
   process.env.KSPEC_CACHE = join(work, "cache");
   const { main, compiled } = launch();

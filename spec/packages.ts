@@ -24,6 +24,11 @@ export function childProcess(): typeof import("node:child_process") {
   return nodeRequire("node:child_process") as typeof import("node:child_process");
 }
 
+/** node:tty, loaded only to ask whether a character device is a terminal: loading it loads net too. */
+export function tty(): typeof import("node:tty") {
+  return nodeRequire("node:tty") as typeof import("node:tty");
+}
+
 /** Set once, before a command runs: later loads go through `l`. */
 export function setPackageLoader(l: PackageLoader): void {
   loader = l;

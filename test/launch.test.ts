@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO } from "./helpers/run.js";
 import { treeDir } from "./helpers/trees.js";
+import { writeUserPolicy } from "../scripts/user-policy.js";
 
 /** Runs a kspec installed at `root` with KSPEC_STATS, and what its launcher says of the code caches. */
 function run(root: string, args: string[], nodeFlags: string[] = []) {
@@ -36,14 +37,7 @@ describe("the launcher's code caches", () => {
     for (const d of ["dist", "bin"]) cpSync(join(REPO, d), join(copy, d), { recursive: true });
     for (const d of ["package.json", "spec", "templates", "node_modules"])
       symlinkSync(join(REPO, d), join(copy, d));
-    policy = join(copy, "my-policy.ts");
-    writeFileSync(
-      policy,
-      readFileSync(join(REPO, "spec", "policies", "linux-6.12.ts"), "utf8").replace(
-        /from "\.\.\/dsl\.js"/,
-        `from ${JSON.stringify(join(REPO, "spec", "dsl.js"))}`,
-      ),
-    );
+    policy = writeUserPolicy(join(copy, "my-policy.ts"));
     const tree = treeDir("6.12");
     check = ["check", "--kernel", tree, "--policy", "linux-6.12"];
     userCheck = ["check", "--kernel", tree, "--policy", policy];
